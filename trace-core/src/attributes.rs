@@ -1,0 +1,197 @@
+//! Every attribute the adapters set, defined once, with its OpenTelemetry name and type.
+//!
+//! The keys are typed: a [`StrKey`] only makes string attributes, an [`IntKey`] only integer ones, and
+//! so on, so an adapter cannot record `http.response.status_code` as a string by accident. The names
+//! are the stable OpenTelemetry semantic convention names (semantic conventions v1.44).
+
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+
+/// A string-typed attribute key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrKey(pub &'static str);
+
+/// An integer-typed attribute key (exported as an OpenTelemetry `int`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntKey(pub &'static str);
+
+/// A boolean-typed attribute key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoolKey(pub &'static str);
+
+/// A string-array-typed attribute key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrArrayKey(pub &'static str);
+
+impl StrKey {
+    /// The attribute name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+    /// Makes the attribute from anything that converts to an OpenTelemetry string.
+    #[inline]
+    pub fn kv(self, value: impl Into<StringValue>) -> KeyValue {
+        KeyValue::new(Key::from_static_str(self.0), Value::String(value.into()))
+    }
+}
+
+impl IntKey {
+    /// The attribute name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+    /// Makes the attribute; the value is exported as an integer.
+    #[inline]
+    pub fn kv(self, value: i64) -> KeyValue {
+        KeyValue::new(Key::from_static_str(self.0), Value::I64(value))
+    }
+}
+
+impl BoolKey {
+    /// The attribute name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+    /// Makes the attribute.
+    #[inline]
+    pub fn kv(self, value: bool) -> KeyValue {
+        KeyValue::new(Key::from_static_str(self.0), Value::Bool(value))
+    }
+}
+
+impl StrArrayKey {
+    /// The attribute name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+    /// Makes the attribute.
+    #[inline]
+    pub fn kv(self, values: Vec<StringValue>) -> KeyValue {
+        KeyValue::new(Key::from_static_str(self.0), Value::Array(Array::String(values)))
+    }
+}
+
+/// Makes a string-array attribute under a key built at run time (captured headers).
+#[inline]
+pub fn str_array(key: Key, values: Vec<StringValue>) -> KeyValue {
+    KeyValue::new(key, Value::Array(Array::String(values)))
+}
+
+macro_rules! declare {
+    ($($(#[$meta:meta])* $name:ident : $ty:ident = $key:literal;)*) => {
+        $($(#[$meta])* pub const $name: $ty = $ty($key);)*
+        /// The name of every attribute declared here, for schema checks.
+        pub const DECLARED: &[&str] = &[$($key),*];
+    };
+}
+
+/// The prefixes of attributes whose names are built at run time (captured headers).
+pub const DECLARED_PREFIXES: &[&str] = &["http.request.header.", "http.response.header."];
+
+/// True when `name` is an attribute this schema declares.
+pub fn is_declared(name: &str) -> bool {
+    DECLARED.contains(&name) || DECLARED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+declare! {
+    // ---- HTTP (server and client) ----
+    /// `http.request.method`: the normalised method, or `_OTHER`.
+    HTTP_REQUEST_METHOD: StrKey = "http.request.method";
+    /// `http.request.method_original`: the method as received, when it is not a known one.
+    HTTP_REQUEST_METHOD_ORIGINAL: StrKey = "http.request.method_original";
+    /// `http.response.status_code`.
+    HTTP_RESPONSE_STATUS_CODE: IntKey = "http.response.status_code";
+    /// `http.route`: the matched route template.
+    HTTP_ROUTE: StrKey = "http.route";
+    /// `http.request.resend_count`: ordinal of a resent request (1 for the first resend).
+    HTTP_REQUEST_RESEND_COUNT: IntKey = "http.request.resend_count";
+    /// `url.path`.
+    URL_PATH: StrKey = "url.path";
+    /// `url.query` (redacted).
+    URL_QUERY: StrKey = "url.query";
+    /// `url.scheme`.
+    URL_SCHEME: StrKey = "url.scheme";
+    /// `url.full` (redacted).
+    URL_FULL: StrKey = "url.full";
+    /// `url.template`.
+    URL_TEMPLATE: StrKey = "url.template";
+    /// `user_agent.original`.
+    USER_AGENT_ORIGINAL: StrKey = "user_agent.original";
+    /// `network.protocol.name` (set only when it is not `http`).
+    NETWORK_PROTOCOL_NAME: StrKey = "network.protocol.name";
+    /// `network.protocol.version`: `1.0`, `1.1`, `2`, `3`.
+    NETWORK_PROTOCOL_VERSION: StrKey = "network.protocol.version";
+    /// `network.peer.address`.
+    NETWORK_PEER_ADDRESS: StrKey = "network.peer.address";
+    /// `network.peer.port`.
+    NETWORK_PEER_PORT: IntKey = "network.peer.port";
+    /// `server.address`.
+    SERVER_ADDRESS: StrKey = "server.address";
+    /// `server.port`.
+    SERVER_PORT: IntKey = "server.port";
+    /// `client.address`.
+    CLIENT_ADDRESS: StrKey = "client.address";
+    /// `client.port`.
+    CLIENT_PORT: IntKey = "client.port";
+
+    // ---- Errors ----
+    /// `error.type`: low-cardinality class of the error (status code, SQLSTATE, error prefix, type name).
+    ERROR_TYPE: StrKey = "error.type";
+    /// `exception.type` (on the `exception` event).
+    EXCEPTION_TYPE: StrKey = "exception.type";
+    /// `exception.message` (on the `exception` event).
+    EXCEPTION_MESSAGE: StrKey = "exception.message";
+
+    // ---- Database (SQL and Redis) ----
+    /// `db.system.name`: `postgresql`, `mysql`, `mariadb`, `sqlite`, `redis`.
+    DB_SYSTEM_NAME: StrKey = "db.system.name";
+    /// `db.namespace`: database (PostgreSQL `{database}|{schema}`), or Redis database index.
+    DB_NAMESPACE: StrKey = "db.namespace";
+    /// `db.query.text` (parameterised or sanitised).
+    DB_QUERY_TEXT: StrKey = "db.query.text";
+    /// `db.query.summary`: `SELECT users`, `INSERT orders SELECT carts`.
+    DB_QUERY_SUMMARY: StrKey = "db.query.summary";
+    /// `db.operation.name`: `SELECT`, `GET`.
+    DB_OPERATION_NAME: StrKey = "db.operation.name";
+    /// `db.collection.name`: the single table the operation acts on.
+    DB_COLLECTION_NAME: StrKey = "db.collection.name";
+    /// `db.operation.batch.size`: commands in a batch or pipeline (2 or more).
+    DB_OPERATION_BATCH_SIZE: IntKey = "db.operation.batch.size";
+    /// `db.response.status_code`: SQLSTATE, or the Redis error prefix.
+    DB_RESPONSE_STATUS_CODE: StrKey = "db.response.status_code";
+    /// `db.response.returned_rows`.
+    DB_RESPONSE_RETURNED_ROWS: IntKey = "db.response.returned_rows";
+    /// `db.response.affected_rows` (rows affected by a write; not yet in the stable set).
+    DB_RESPONSE_AFFECTED_ROWS: IntKey = "db.response.affected_rows";
+    /// `db.client.connection.wait_time_ms`: how long the operation waited for a pool connection.
+    DB_CLIENT_CONNECTION_WAIT_MS: IntKey = "db.client.connection.wait_time_ms";
+    /// `db.redis.cache_hit`: whether a read found its key(s).
+    DB_REDIS_CACHE_HIT: BoolKey = "db.redis.cache_hit";
+
+    // ---- Messaging (queues through Redis) ----
+    /// `messaging.system`.
+    MESSAGING_SYSTEM: StrKey = "messaging.system";
+    /// `messaging.destination.name`.
+    MESSAGING_DESTINATION_NAME: StrKey = "messaging.destination.name";
+    /// `messaging.operation.type`: `send`, `receive`, `process`.
+    MESSAGING_OPERATION_TYPE: StrKey = "messaging.operation.type";
+    /// `messaging.message.id`.
+    MESSAGING_MESSAGE_ID: StrKey = "messaging.message.id";
+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_keys_make_typed_values() {
+        assert_eq!(HTTP_RESPONSE_STATUS_CODE.kv(200).value, Value::I64(200));
+        assert_eq!(SERVER_PORT.kv(8080).value, Value::I64(8080));
+        assert_eq!(URL_PATH.kv("/a").value, Value::String("/a".into()));
+        assert_eq!(DB_REDIS_CACHE_HIT.kv(true).value, Value::Bool(true));
+        assert_eq!(HTTP_ROUTE.kv("/x").key.as_str(), "http.route");
+        assert!(is_declared("db.query.text"));
+        assert!(is_declared("http.request.header.x-id"));
+        assert!(!is_declared("http.client.address"));
+    }
+}

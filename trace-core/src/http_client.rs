@@ -1,0 +1,161 @@
+//! The HTTP client span family (kind CLIENT): one span per physical attempt.
+//!
+//! Name `{method}` or `{method} {url.template}`. Attributes: `http.request.method` (+ `_original`),
+//! `url.full` (redacted), `server.address`, `server.port`, `url.scheme`, `url.template`,
+//! `network.protocol.version`, `http.request.resend_count`, captured headers,
+//! `http.response.status_code`, `error.type`. Status rule: 4xx and 5xx are errors, as are transport
+//! failures.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, Method, StatusCode, Version};
+use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
+use opentelemetry::{Context, KeyValue, StringValue};
+
+use crate::attributes::*;
+use crate::http_common::{normalize_method, protocol_version};
+use crate::limits::truncate;
+use crate::redact::{HeaderCapture, UrlRedaction};
+
+/// What the client span family records beyond the required attributes.
+#[derive(Debug, Clone, Default)]
+pub struct HttpClientSchema {
+    /// Request headers recorded as `http.request.header.<name>`.
+    pub request_headers: HeaderCapture,
+    /// Response headers recorded as `http.response.header.<name>`.
+    pub response_headers: HeaderCapture,
+    /// Redaction of `url.full`.
+    pub url_redaction: UrlRedaction,
+}
+
+/// The parts of an outgoing request the span is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct OutgoingRequest<'a> {
+    /// Request method.
+    pub method: &'a Method,
+    /// The full URL (redacted before it is recorded).
+    pub url: &'a str,
+    /// `url.scheme`.
+    pub scheme: &'a str,
+    /// `server.address`.
+    pub host: &'a str,
+    /// `server.port` (explicit or the scheme's default).
+    pub port: Option<u16>,
+    /// A low-cardinality template of the URL, supplied by the caller.
+    pub template: Option<&'a str>,
+    /// How many times this request was sent before (0 for the first attempt).
+    pub resend_count: u32,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+}
+
+/// The classes of transport failure recorded as `error.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    /// The request timed out.
+    Timeout,
+    /// The connection could not be made.
+    Connect,
+    /// The request could not be built or sent.
+    Request,
+    /// Reading the response body failed.
+    Body,
+    /// Decoding the response failed.
+    Decode,
+    /// Too many redirects, or a redirect policy refused one.
+    Redirect,
+    /// Anything else.
+    Other,
+}
+
+impl TransportError {
+    /// The `error.type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Request => "request",
+            Self::Body => "body",
+            Self::Decode => "decode",
+            Self::Redirect => "redirect",
+            Self::Other => "_OTHER",
+        }
+    }
+}
+
+impl HttpClientSchema {
+    /// Starts the client span under `parent`.
+    pub fn start<T: Tracer>(&self, tracer: &T, req: &OutgoingRequest<'_>, parent: &Context) -> T::Span {
+        let method = normalize_method(req.method);
+        let name: Cow<'static, str> = match req.template {
+            Some(t) => Cow::Owned(format!("{} {}", method.name_part(), t)),
+            None => Cow::Owned(method.name_part().to_owned()),
+        };
+        let mut attrs = Vec::with_capacity(12);
+        attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized));
+        attrs.push(SERVER_ADDRESS.kv(truncate(req.host).into_owned()));
+        if let Some(p) = req.port {
+            attrs.push(SERVER_PORT.kv(i64::from(p)));
+        }
+        let builder = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Client)
+            .with_attributes(attrs);
+        let mut span = tracer.build_with_context(builder, parent);
+        if span.is_recording() {
+            let mut a = Vec::with_capacity(10);
+            if let Some(orig) = method.original {
+                a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
+            }
+            a.push(URL_FULL.kv(truncate(&self.url_redaction.redact_url(req.url)).into_owned()));
+            a.push(URL_SCHEME.kv(StringValue::from(req.scheme.to_owned())));
+            if let Some(t) = req.template {
+                a.push(URL_TEMPLATE.kv(t.to_owned()));
+            }
+            if req.resend_count > 0 {
+                a.push(HTTP_REQUEST_RESEND_COUNT.kv(i64::from(req.resend_count)));
+            }
+            self.request_headers.capture_into(req.headers, &mut a);
+            a.extend_from_slice(crate::context_attributes::of(parent));
+            span.set_attributes(a);
+        }
+        span
+    }
+
+    /// Records a response: status code, protocol version, captured headers, and the client status
+    /// rule (4xx and 5xx are errors with `error.type` = the code).
+    pub fn record_response<S: Span + ?Sized>(
+        &self,
+        span: &mut S,
+        status: StatusCode,
+        version: Version,
+        headers: &HeaderMap,
+    ) {
+        if !span.is_recording() {
+            return;
+        }
+        let mut a: Vec<KeyValue> = Vec::with_capacity(3);
+        a.push(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
+        if let Some(v) = protocol_version(version) {
+            a.push(NETWORK_PROTOCOL_VERSION.kv(v));
+        }
+        self.response_headers.capture_into(headers, &mut a);
+        if status.is_client_error() || status.is_server_error() {
+            a.push(ERROR_TYPE.kv(StringValue::from(status.as_str().to_owned())));
+            span.set_attributes(a);
+            span.set_status(Status::error(""));
+        } else {
+            span.set_attributes(a);
+        }
+    }
+
+    /// Records a transport failure (no response).
+    pub fn record_transport_error<S: Span + ?Sized>(
+        &self,
+        span: &mut S,
+        kind: TransportError,
+        message: String,
+    ) {
+        crate::span::record_failure(span, kind.as_str(), Some(Cow::Owned(message)));
+    }
+}

@@ -1,0 +1,165 @@
+//! Pieces shared by the HTTP server and client span families: method normalisation, protocol
+//! version, host parsing.
+
+use std::sync::OnceLock;
+
+use http::{Method, Version};
+use opentelemetry::StringValue;
+
+/// The methods recorded as themselves; anything else is `_OTHER` (RFC 9110 plus PATCH).
+pub const DEFAULT_KNOWN_METHODS: &[&str] = &[
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
+
+/// The environment variable that replaces the list of known methods (comma-separated).
+pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
+
+fn custom_known_methods() -> Option<&'static [Box<str>]> {
+    static CUSTOM: OnceLock<Option<Vec<Box<str>>>> = OnceLock::new();
+    CUSTOM
+        .get_or_init(|| {
+            let v = std::env::var(KNOWN_METHODS_ENV).ok()?;
+            let list: Vec<Box<str>> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Box::from)
+                .collect();
+            (!list.is_empty()).then_some(list)
+        })
+        .as_deref()
+}
+
+/// A request method as the conventions record it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodInfo {
+    /// `http.request.method`: the method, or `_OTHER`.
+    pub normalized: StringValue,
+    /// `http.request.method_original`, set when the method was not a known one.
+    pub original: Option<StringValue>,
+}
+
+impl MethodInfo {
+    /// True when the method is not a known one.
+    pub fn is_other(&self) -> bool {
+        self.original.is_some()
+    }
+    /// The method as the span name's first word (`HTTP` for an unknown method).
+    pub fn name_part(&self) -> &str {
+        if self.is_other() {
+            "HTTP"
+        } else {
+            self.normalized.as_str()
+        }
+    }
+}
+
+/// Normalises a method: known methods as themselves, anything else as `_OTHER` with the original.
+pub fn normalize_method(method: &Method) -> MethodInfo {
+    let s = method.as_str();
+    match custom_known_methods() {
+        None => {
+            let known = match *method {
+                Method::GET => Some("GET"),
+                Method::POST => Some("POST"),
+                Method::PUT => Some("PUT"),
+                Method::DELETE => Some("DELETE"),
+                Method::HEAD => Some("HEAD"),
+                Method::OPTIONS => Some("OPTIONS"),
+                Method::PATCH => Some("PATCH"),
+                Method::CONNECT => Some("CONNECT"),
+                Method::TRACE => Some("TRACE"),
+                _ => None,
+            };
+            match known {
+                Some(k) => MethodInfo {
+                    normalized: StringValue::from(k),
+                    original: None,
+                },
+                None => other(s),
+            }
+        }
+        Some(list) => {
+            if list.iter().any(|m| **m == *s) {
+                MethodInfo {
+                    normalized: StringValue::from(s.to_owned()),
+                    original: None,
+                }
+            } else {
+                other(s)
+            }
+        }
+    }
+}
+
+fn other(s: &str) -> MethodInfo {
+    MethodInfo {
+        normalized: StringValue::from("_OTHER"),
+        original: Some(StringValue::from(crate::limits::truncate_to(s, 64).into_owned())),
+    }
+}
+
+/// `network.protocol.version` for an HTTP version.
+pub fn protocol_version(v: Version) -> Option<&'static str> {
+    Some(match v {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// Splits `host[:port]` (IPv6 in brackets) into host and port.
+pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some(end) = rest.find(']') {
+            let host = &rest[..end];
+            let port = rest[end + 1..].strip_prefix(':').and_then(|p| p.parse().ok());
+            return (host, port);
+        }
+        return (s, None);
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse() {
+            Ok(port) => (h, Some(port)),
+            Err(_) => (h, None),
+        },
+        _ => (s, None),
+    }
+}
+
+/// The default port of a URL scheme.
+pub fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods() {
+        assert_eq!(normalize_method(&Method::GET).normalized.as_str(), "GET");
+        let m = normalize_method(&Method::from_bytes(b"PURGE").unwrap());
+        assert_eq!(m.normalized.as_str(), "_OTHER");
+        assert_eq!(m.original.unwrap().as_str(), "PURGE");
+        let lower = normalize_method(&Method::from_bytes(b"get").unwrap());
+        assert!(lower.is_other());
+    }
+
+    #[test]
+    fn host_port() {
+        assert_eq!(split_host_port("example.com:8080"), ("example.com", Some(8080)));
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
+        assert_eq!(split_host_port("[::1]"), ("::1", None));
+        assert_eq!(split_host_port("h:notaport"), ("h", None));
+    }
+}

@@ -1,0 +1,258 @@
+//! The HTTP server span family (kind SERVER).
+//!
+//! Name `{method} {http.route}`, `{method}` without a route, `HTTP …` for an unknown method.
+//! Attributes: `http.request.method` (+ `_original`), `url.path`, `url.scheme`, `url.query`
+//! (redacted), `http.route`, `server.address`, `server.port`, `client.address`,
+//! `network.peer.address`, `network.peer.port`, `network.protocol.version`, `user_agent.original`,
+//! captured headers, then `http.response.status_code` and `error.type`. Status rule: 5xx is an
+//! error, 1xx-4xx are not.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use opentelemetry::trace::{Link, Span, SpanKind, SpanRef, Status, Tracer};
+use opentelemetry::{Context, KeyValue, StringValue};
+
+use crate::attributes::*;
+use crate::http_common::{default_port, normalize_method, MethodInfo, protocol_version, split_host_port};
+use crate::limits::truncate;
+use crate::redact::{HeaderCapture, UrlRedaction};
+
+/// What the server span family records beyond the required attributes.
+#[derive(Debug, Clone, Default)]
+pub struct HttpServerSchema {
+    /// Request headers recorded as `http.request.header.<name>`.
+    pub request_headers: HeaderCapture,
+    /// Response headers recorded as `http.response.header.<name>`.
+    pub response_headers: HeaderCapture,
+    /// Redaction of `url.query`.
+    pub url_redaction: UrlRedaction,
+    /// Whether `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` are trusted for
+    /// `client.address` and `url.scheme` (only behind a proxy you control).
+    pub trust_forwarded: bool,
+}
+
+/// The parts of an incoming request the span is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingRequest<'a> {
+    /// Request method.
+    pub method: &'a Method,
+    /// Request target.
+    pub uri: &'a Uri,
+    /// HTTP version.
+    pub version: Version,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// The matched route template, when the framework knows it.
+    pub route: Option<&'a str>,
+    /// The peer's socket address, when known.
+    pub peer: Option<SocketAddr>,
+}
+
+impl<'a> IncomingRequest<'a> {
+    /// The request parts of an [`http::Request`].
+    pub fn from_request<B>(req: &'a http::Request<B>, route: Option<&'a str>, peer: Option<SocketAddr>) -> Self {
+        Self {
+            method: req.method(),
+            uri: req.uri(),
+            version: req.version(),
+            headers: req.headers(),
+            route,
+            peer,
+        }
+    }
+}
+
+/// The span name for a request.
+pub fn span_name(method: &Method, route: Option<&str>) -> Cow<'static, str> {
+    name_for(&normalize_method(method), route)
+}
+
+fn name_for(m: &MethodInfo, route: Option<&str>) -> Cow<'static, str> {
+    match route {
+        Some(r) => Cow::Owned(format!("{} {}", m.name_part(), r)),
+        None if m.is_other() => Cow::Borrowed("HTTP"),
+        None => Cow::Owned(m.name_part().to_owned()),
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The first value of `param` in a `Forwarded` header (RFC 7239).
+fn forwarded_param<'h>(headers: &'h HeaderMap, param: &str) -> Option<&'h str> {
+    let v = header_str(headers, "forwarded")?;
+    let first = v.split(',').next()?;
+    first.split(';').find_map(|kv| {
+        let (k, val) = kv.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(param)
+            .then(|| val.trim().trim_matches('"'))
+    })
+}
+
+impl HttpServerSchema {
+    /// `url.scheme` of the request.
+    pub fn scheme<'h>(&self, req: &IncomingRequest<'h>) -> &'h str {
+        if let Some(s) = req.uri.scheme_str() {
+            return s;
+        }
+        if self.trust_forwarded {
+            if let Some(p) = forwarded_param(req.headers, "proto")
+                .or_else(|| header_str(req.headers, "x-forwarded-proto"))
+            {
+                return match p.trim() {
+                    "https" => "https",
+                    _ => "http",
+                };
+            }
+        }
+        "http"
+    }
+
+    /// Starts the server span under `parent` (with `links`, for public endpoints).
+    ///
+    /// Only the attributes a sampler may look at are built before the sampling decision; the rest are
+    /// added only when the span is recording, so an unsampled request costs little.
+    pub fn start<T>(
+        &self,
+        tracer: &T,
+        req: &IncomingRequest<'_>,
+        parent: &Context,
+        links: Vec<Link>,
+    ) -> T::Span
+    where
+        T: Tracer,
+    {
+        let method = normalize_method(req.method);
+        let name = name_for(&method, req.route);
+        let scheme = self.scheme(req);
+        let mut attrs = Vec::with_capacity(16);
+        attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized));
+        attrs.push(URL_SCHEME.kv(StringValue::from(scheme.to_owned())));
+        if let Some(r) = req.route {
+            attrs.push(HTTP_ROUTE.kv(r.to_owned()));
+        }
+        let mut builder = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attrs);
+        if !links.is_empty() {
+            builder = builder.with_links(links);
+        }
+        let mut span = tracer.build_with_context(builder, parent);
+        if span.is_recording() {
+            span.set_attributes(self.request_attributes(req, scheme, method.original, parent));
+        }
+        span
+    }
+
+    fn request_attributes(
+        &self,
+        req: &IncomingRequest<'_>,
+        scheme: &str,
+        method_original: Option<StringValue>,
+        parent: &Context,
+    ) -> Vec<KeyValue> {
+        let mut a = Vec::with_capacity(16);
+        if let Some(orig) = method_original {
+            a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
+        }
+        a.push(URL_PATH.kv(truncate(req.uri.path()).into_owned()));
+        if let Some(q) = req.uri.query() {
+            a.push(URL_QUERY.kv(truncate(&self.url_redaction.redact_query(q)).into_owned()));
+        }
+        let host = forwarded_param(req.headers, "host")
+            .or_else(|| header_str(req.headers, "x-forwarded-host"))
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .or_else(|| header_str(req.headers, "host"));
+        if let Some(h) = host {
+            let h = h.split(',').next().unwrap_or(h);
+            let (addr, port) = split_host_port(h);
+            if !addr.is_empty() {
+                a.push(SERVER_ADDRESS.kv(truncate(addr).into_owned()));
+                if let Some(p) = port.or_else(|| default_port(scheme)) {
+                    a.push(SERVER_PORT.kv(i64::from(p)));
+                }
+            }
+        }
+        let forwarded_client = if self.trust_forwarded {
+            forwarded_param(req.headers, "for")
+                .or_else(|| {
+                    header_str(req.headers, "x-forwarded-for")
+                        .and_then(|v| v.split(',').next())
+                        .map(str::trim)
+                })
+                .map(|c| split_host_port(c).0)
+                .filter(|c| !c.is_empty())
+        } else {
+            None
+        };
+        match (forwarded_client, req.peer) {
+            (Some(c), _) => a.push(CLIENT_ADDRESS.kv(truncate(c).into_owned())),
+            (None, Some(p)) => a.push(CLIENT_ADDRESS.kv(p.ip().to_string())),
+            _ => {}
+        }
+        if let Some(p) = req.peer {
+            a.push(NETWORK_PEER_ADDRESS.kv(p.ip().to_string()));
+            a.push(NETWORK_PEER_PORT.kv(i64::from(p.port())));
+        }
+        if let Some(v) = protocol_version(req.version) {
+            a.push(NETWORK_PROTOCOL_VERSION.kv(v));
+        }
+        if let Some(ua) = header_str(req.headers, "user-agent") {
+            a.push(USER_AGENT_ORIGINAL.kv(truncate(ua).into_owned()));
+        }
+        self.request_headers.capture_into(req.headers, &mut a);
+        a.extend_from_slice(crate::context_attributes::of(parent));
+        a
+    }
+
+    /// Records the response on the span: status code, captured headers, and the status rule
+    /// (5xx is an error with `error.type` = the code; 1xx-4xx leave the status unset).
+    pub fn record_response(&self, span: &SpanRef<'_>, status: StatusCode, headers: &HeaderMap) {
+        if !span.is_recording() {
+            return;
+        }
+        let mut a = Vec::with_capacity(2);
+        a.push(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
+        self.response_headers.capture_into(headers, &mut a);
+        if status.is_server_error() {
+            a.push(ERROR_TYPE.kv(StringValue::from(status.as_str().to_owned())));
+            span.set_attributes(a);
+            span.set_status(Status::error(""));
+        } else {
+            span.set_attributes(a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(span_name(&Method::GET, Some("/users/{id}")), "GET /users/{id}");
+        assert_eq!(span_name(&Method::POST, None), "POST");
+        let purge = Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(span_name(&purge, None), "HTTP");
+        assert_eq!(span_name(&purge, Some("/x")), "HTTP /x");
+    }
+
+    #[test]
+    fn forwarded_parsing() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\";proto=https;host=api.example.com:8443, for=10.0.0.1"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(forwarded_param(&h, "host"), Some("api.example.com:8443"));
+        assert_eq!(forwarded_param(&h, "proto"), Some("https"));
+        assert_eq!(split_host_port(forwarded_param(&h, "for").unwrap()).0, "2001:db8::1");
+    }
+}

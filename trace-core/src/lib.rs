@@ -1,0 +1,45 @@
+//! The common core of the trace-family crates: the span schema every adapter applies, trace context
+//! propagation, redaction, context attributes and manual instrumentation.
+//!
+//! Adapters open their spans with the OpenTelemetry API directly (not through `tracing` fields), from
+//! the typed keys in [`attributes`], so every attribute has its stable name and its type, and nothing
+//! is dropped on the way. `tracing` spans made by user code still nest under them: with
+//! `tracing-opentelemetry`'s context activation, a `tracing` span takes the current OpenTelemetry
+//! context as its parent.
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`attributes`] | every attribute key, typed |
+//! | [`http_server`], [`http_client`], [`db`] | the span families: name, kind, attributes, status rule |
+//! | [`propagation`] | context in and out of headers and string maps; B3 and Jaeger propagators |
+//! | [`redact`] | URL and header redaction |
+//! | [`context_attributes`] | domain attributes carried by every span beneath a scope |
+//! | [`manual`] | trace an operation, record an error, add an event |
+//! | [`events`] | a `tracing` layer putting log events on adapter spans |
+//! | [`limits`] | bounds on copied values |
+//! | `testing` (feature) | in-memory pipeline and span trees for tests |
+//!
+//! ```
+//! use trace_core::attributes::HTTP_RESPONSE_STATUS_CODE;
+//! let kv = HTTP_RESPONSE_STATUS_CODE.kv(404);
+//! assert_eq!(kv.key.as_str(), "http.response.status_code");
+//! assert_eq!(kv.value, opentelemetry::Value::I64(404));
+//! ```
+#![warn(missing_docs)]
+
+pub mod attributes;
+pub mod context_attributes;
+pub mod db;
+pub mod events;
+pub mod http_client;
+pub mod http_common;
+pub mod http_server;
+pub mod limits;
+pub mod manual;
+pub mod propagation;
+pub mod redact;
+pub mod span;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use opentelemetry;

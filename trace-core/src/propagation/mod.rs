@@ -1,0 +1,244 @@
+//! Trace context in and out of HTTP headers and string maps, over the global propagator.
+//!
+//! The HTTP helpers guard the propagator against hostile input: a header value longer than
+//! [`MAX_HEADER_LEN`] bytes is ignored, non-UTF-8 values are skipped, and a request carrying more
+//! than one `traceparent` has none (W3C Trace Context: such a request starts a new trace).
+//! `tracestate` and `baggage` sent as several header lines are combined with `,`.
+
+mod b3;
+mod jaeger;
+
+pub use b3::{B3Encoding, B3Propagator};
+pub use jaeger::JaegerPropagator;
+
+use std::collections::HashMap;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::{global, Context};
+
+/// Longest trace header value read, in bytes (the W3C baggage limit).
+pub const MAX_HEADER_LEN: usize = 8192;
+
+/// Reads trace headers from an [`http::HeaderMap`].
+#[derive(Debug)]
+pub struct HeaderExtractor<'a> {
+    headers: &'a HeaderMap,
+    joined: std::cell::OnceCell<HashMap<&'static str, String>>,
+}
+
+impl<'a> HeaderExtractor<'a> {
+    /// Wraps a header map.
+    pub fn new(headers: &'a HeaderMap) -> Self {
+        Self {
+            headers,
+            joined: std::cell::OnceCell::new(),
+        }
+    }
+}
+
+const JOINED: [&str; 2] = ["tracestate", "baggage"];
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let mut all = self.headers.get_all(key).iter();
+        let first = all.next()?;
+        let second = all.next();
+        match second {
+            None => {
+                let s = first.to_str().ok()?;
+                (s.len() <= MAX_HEADER_LEN).then_some(s)
+            }
+            Some(_) => {
+                // Several lines: traceparent is invalid; list headers are combined.
+                let name = JOINED.iter().find(|n| key.eq_ignore_ascii_case(n))?;
+                let map = self.joined.get_or_init(|| {
+                    let mut m = HashMap::new();
+                    for n in JOINED {
+                        let parts: Vec<&str> = self
+                            .headers
+                            .get_all(n)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok())
+                            .collect();
+                        let joined = parts.join(",");
+                        if joined.len() <= MAX_HEADER_LEN {
+                            m.insert(n, joined);
+                        }
+                    }
+                    m
+                });
+                map.get(name).map(|s| s.as_str())
+            }
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.headers.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Writes trace headers into an [`http::HeaderMap`], replacing earlier values of the same name.
+#[derive(Debug)]
+pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// The context carried by `headers` (through the global propagator), on an empty base context.
+///
+/// Invalid or oversized headers yield an empty context (a new root trace).
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// opentelemetry::global::set_text_map_propagator(
+///     opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+/// );
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert(
+///     "traceparent",
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+/// );
+/// let cx = trace_core::propagation::extract_from_headers(&headers);
+/// assert_eq!(
+///     cx.span().span_context().trace_id().to_string(),
+///     "4bf92f3577b34da6a3ce929d0e0e4736"
+/// );
+/// ```
+pub fn extract_from_headers(headers: &HeaderMap) -> Context {
+    let base = Context::new();
+    global::get_text_map_propagator(|p| p.extract_with_context(&base, &HeaderExtractor::new(headers)))
+}
+
+/// Writes the context `cx` into `headers` through the global propagator.
+pub fn inject_into_headers(cx: &Context, headers: &mut HeaderMap) {
+    global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)))
+}
+
+/// Writes the current context into a string map (a queue message's headers, a JSON payload).
+///
+/// ```
+/// let mut carrier = std::collections::HashMap::new();
+/// trace_core::propagation::inject_into_map(&opentelemetry::Context::current(), &mut carrier);
+/// let _cx = trace_core::propagation::extract_from_map(&carrier);
+/// ```
+pub fn inject_into_map(cx: &Context, map: &mut HashMap<String, String>) {
+    global::get_text_map_propagator(|p| p.inject_context(cx, map))
+}
+
+/// Reads a context from a string map written by [`inject_into_map`] (or any propagator-formatted map).
+pub fn extract_from_map(map: &HashMap<String, String>) -> Context {
+    extract_from(&MapExtractor(map))
+}
+
+/// Reads a context through any [`Extractor`] (for message formats of your own), on an empty base.
+pub fn extract_from(extractor: &dyn Extractor) -> Context {
+    let base = Context::new();
+    global::get_text_map_propagator(|p| p.extract_with_context(&base, extractor))
+}
+
+/// Reads a context from a list of field/value pairs (for example a Redis Stream entry).
+pub fn extract_from_pairs<'a, I>(pairs: I) -> Context
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let map: HashMap<String, String> = pairs
+        .into_iter()
+        .filter(|(_, v)| v.len() <= MAX_HEADER_LEN)
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    extract_from_map(&map)
+}
+
+struct MapExtractor<'a>(&'a HashMap<String, String>);
+
+impl Extractor for MapExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v)
+            })
+            .map(|s| s.as_str())
+            .filter(|s| s.len() <= MAX_HEADER_LEN)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TraceContextExt;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use opentelemetry::propagation::TextMapPropagator;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn extract(h: &HeaderMap) -> Context {
+        TraceContextPropagator::new().extract_with_context(&Context::new(), &HeaderExtractor::new(h))
+    }
+
+    #[test]
+    fn single_traceparent_is_read() {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        assert!(extract(&h).span().span_context().is_valid());
+    }
+
+    #[test]
+    fn duplicated_traceparent_is_ignored() {
+        let mut h = HeaderMap::new();
+        h.append("traceparent", TP.parse().unwrap());
+        h.append("traceparent", TP.parse().unwrap());
+        assert!(!extract(&h).span().span_context().is_valid());
+    }
+
+    #[test]
+    fn oversized_and_non_utf8_values_are_ignored() {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        let big = format!("a={}", "x".repeat(MAX_HEADER_LEN));
+        h.insert("tracestate", big.parse().unwrap());
+        let cx = extract(&h);
+        assert!(cx.span().span_context().is_valid());
+        assert_eq!(cx.span().span_context().trace_state().header(), "");
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", HeaderValue::from_bytes(b"00-\xff").unwrap());
+        assert!(!extract(&h).span().span_context().is_valid());
+    }
+
+    #[test]
+    fn tracestate_lines_are_joined() {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        h.append("tracestate", "a=1".parse().unwrap());
+        h.append("tracestate", "b=2".parse().unwrap());
+        let cx = extract(&h);
+        assert_eq!(cx.span().span_context().trace_state().header(), "a=1,b=2");
+    }
+
+    #[test]
+    fn map_round_trip() {
+        let p = TraceContextPropagator::new();
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        let cx = extract(&h);
+        let mut map = HashMap::new();
+        p.inject_context(&cx, &mut map);
+        let back = p.extract_with_context(&Context::new(), &MapExtractor(&map));
+        assert_eq!(back.span().span_context().trace_id(), cx.span().span_context().trace_id());
+    }
+}

@@ -1,0 +1,96 @@
+//! What every span family shares: the tracer the adapters use, and the one rule for recording a
+//! failure (status Error with the message, `error.type`, and an `exception` event).
+
+use std::borrow::Cow;
+
+use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::trace::{Span, SpanRef, Status};
+use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
+
+use crate::attributes::{ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE};
+use crate::limits::truncate;
+
+/// A tracer from the global provider, named for the adapter that uses it.
+///
+/// Adapters take their tracer when they are built, so build them after the pipeline is installed
+/// (`trace_init::init()`), or hand them a tracer of your own.
+pub fn tracer(component: &'static str) -> BoxedTracer {
+    global::tracer_with_scope(
+        InstrumentationScope::builder(component)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build(),
+    )
+}
+
+/// The type name of `T` without generic parameters (`std::io::error::Error`), used as `error.type`
+/// (the conventions ask for the fully-qualified type name of an exception).
+pub fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.split('<').next().unwrap_or(full)
+}
+
+fn failure_parts(
+    error_type: StringValue,
+    message: Option<Cow<'static, str>>,
+    exception: bool,
+) -> (KeyValue, Status, Option<Vec<KeyValue>>) {
+    let msg: Cow<'static, str> = message
+        .map(|m| Cow::Owned(truncate(&m).into_owned()))
+        .unwrap_or(Cow::Borrowed(""));
+    let event = exception.then(|| {
+        vec![
+            EXCEPTION_TYPE.kv(error_type.clone()),
+            EXCEPTION_MESSAGE.kv(msg.clone().into_owned()),
+        ]
+    });
+    (ERROR_TYPE.kv(error_type), Status::error(msg), event)
+}
+
+/// Marks an owned span as failed: status Error (with `message`), `error.type`, and, when `message`
+/// is given, an `exception` event with `exception.type` and `exception.message`.
+pub fn record_failure<S: Span + ?Sized>(
+    span: &mut S,
+    error_type: impl Into<StringValue>,
+    message: Option<Cow<'static, str>>,
+) {
+    if !span.is_recording() {
+        return;
+    }
+    let exception = message.is_some();
+    let (attr, status, event) = failure_parts(error_type.into(), message, exception);
+    span.set_attribute(attr);
+    if let Some(ev) = event {
+        span.add_event("exception", ev);
+    }
+    span.set_status(status);
+}
+
+/// [`record_failure`] for a span held in a context.
+pub fn record_failure_ref(
+    span: &SpanRef<'_>,
+    error_type: impl Into<StringValue>,
+    message: Option<Cow<'static, str>>,
+) {
+    if !span.is_recording() {
+        return;
+    }
+    let exception = message.is_some();
+    let (attr, status, event) = failure_parts(error_type.into(), message, exception);
+    span.set_attribute(attr);
+    if let Some(ev) = event {
+        span.add_event("exception", ev);
+    }
+    span.set_status(status);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_type_name::<std::io::Error>(), "std::io::error::Error");
+        assert_eq!(short_type_name::<u32>(), "u32");
+        assert_eq!(short_type_name::<Vec<u8>>(), "alloc::vec::Vec");
+    }
+}

@@ -1,0 +1,209 @@
+//! An in-memory pipeline for tests: every finished span is kept, and a test reads the spans of its
+//! own trace as a tree. Enabled by the `testing` feature.
+//!
+//! The pipeline is process-wide (the OpenTelemetry globals and the `tracing` global subscriber are),
+//! so tests running in parallel share it and each reads only its own trace id.
+//!
+//! ```
+//! use opentelemetry::trace::{Tracer, TraceContextExt};
+//! let pipeline = trace_core::testing::install();
+//! let tracer = trace_core::span::tracer("doc-test");
+//! let trace_id = tracer.in_span("work", |cx| cx.span().span_context().trace_id());
+//! let trace = pipeline.wait_for_spans(trace_id, 1);
+//! assert_eq!(trace.span("work").name, "work");
+//! ```
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry::{global, Value};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::attributes::is_declared;
+
+/// The installed test pipeline.
+#[derive(Debug)]
+pub struct TestPipeline {
+    exporter: InMemorySpanExporter,
+    provider: SdkTracerProvider,
+}
+
+/// Installs the test pipeline once per process and returns it: a global tracer provider that keeps
+/// every span in memory, the W3C trace-context and baggage propagators, and a global `tracing`
+/// subscriber bridging `tracing` spans and events onto the trace.
+pub fn install() -> &'static TestPipeline {
+    static PIPELINE: OnceLock<TestPipeline> = OnceLock::new();
+    PIPELINE.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        global::set_tracer_provider(provider.clone());
+        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("tracing"))
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_target(false);
+        let subscriber = tracing_subscriber::registry()
+            .with(otel)
+            .with(crate::events::SpanEventsLayer::new());
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        TestPipeline { exporter, provider }
+    })
+}
+
+impl TestPipeline {
+    /// Every span finished so far.
+    pub fn all_spans(&self) -> Vec<SpanData> {
+        let _ = self.provider.force_flush();
+        self.exporter.get_finished_spans().unwrap_or_default()
+    }
+
+    /// The finished spans of one trace.
+    pub fn trace(&self, trace_id: TraceId) -> Trace {
+        Trace {
+            spans: self
+                .all_spans()
+                .into_iter()
+                .filter(|s| s.span_context.trace_id() == trace_id)
+                .collect(),
+        }
+    }
+
+    /// Waits (up to 10 s) until the trace has at least `n` finished spans, then returns it.
+    /// Spans end asynchronously (a server span ends when its body is done), hence the wait.
+    pub fn wait_for_spans(&self, trace_id: TraceId, n: usize) -> Trace {
+        self.wait_until(trace_id, |t| t.spans.len() >= n)
+    }
+
+    /// Waits (up to 10 s) until `ready` holds for the trace; panics with the trace otherwise.
+    pub fn wait_until(&self, trace_id: TraceId, mut ready: impl FnMut(&Trace) -> bool) -> Trace {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = self.trace(trace_id);
+            if ready(&t) {
+                return t;
+            }
+            if Instant::now() > deadline {
+                panic!("trace {trace_id} never became ready; it holds:\n{}", t.render());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The finished spans of one trace.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The spans, in the order they finished.
+    pub spans: Vec<SpanData>,
+}
+
+impl Trace {
+    /// The first span with this name, if any.
+    pub fn find(&self, name: &str) -> Option<&SpanData> {
+        self.spans.iter().find(|s| s.name == name)
+    }
+
+    /// The span with this name; panics with the whole trace if there is none.
+    pub fn span(&self, name: &str) -> &SpanData {
+        self.find(name)
+            .unwrap_or_else(|| panic!("no span named {name:?} in:\n{}", self.render()))
+    }
+
+    /// The spans whose parent is `parent`.
+    pub fn children(&self, parent: &SpanData) -> Vec<&SpanData> {
+        self.spans
+            .iter()
+            .filter(|s| s.parent_span_id == parent.span_context.span_id())
+            .collect()
+    }
+
+    /// The spans whose parent is not in this trace (the local roots).
+    pub fn roots(&self) -> Vec<&SpanData> {
+        self.spans
+            .iter()
+            .filter(|s| {
+                s.parent_span_id == SpanId::INVALID
+                    || !self
+                        .spans
+                        .iter()
+                        .any(|p| p.span_context.span_id() == s.parent_span_id)
+            })
+            .collect()
+    }
+
+    /// The trace as an indented tree of `name [kind] key=value ...`, for failure messages.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for r in self.roots() {
+            self.render_into(r, 0, &mut out);
+        }
+        out
+    }
+
+    fn render_into(&self, s: &SpanData, depth: usize, out: &mut String) {
+        let _ = write!(out, "{:indent$}{} [{:?}] {:?}", "", s.name, s.span_kind, s.status, indent = depth * 2);
+        for kv in &s.attributes {
+            let _ = write!(out, " {}={}", kv.key, kv.value);
+        }
+        out.push('\n');
+        for c in self.children(s) {
+            self.render_into(c, depth + 1, out);
+        }
+    }
+}
+
+/// Reading attributes of an exported span.
+pub trait SpanDataExt {
+    /// The value of attribute `key`.
+    fn attr(&self, key: &str) -> Option<&Value>;
+    /// The string value of `key`; panics if absent or not a string.
+    fn str_attr(&self, key: &str) -> &str;
+    /// The integer value of `key`; panics if absent or not an integer.
+    fn int_attr(&self, key: &str) -> i64;
+    /// Panics if the span carries an attribute the core schema does not declare (other than
+    /// `extra`, e.g. the test's own context attributes).
+    fn assert_declared(&self, extra: &[&str]);
+}
+
+impl SpanDataExt for SpanData {
+    fn attr(&self, key: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+    fn str_attr(&self, key: &str) -> &str {
+        match self.attr(key) {
+            Some(Value::String(s)) => s.as_str(),
+            other => panic!("span {:?}: {key} is {other:?}, not a string", self.name),
+        }
+    }
+    fn int_attr(&self, key: &str) -> i64 {
+        match self.attr(key) {
+            Some(Value::I64(i)) => *i,
+            other => panic!("span {:?}: {key} is {other:?}, not an integer", self.name),
+        }
+    }
+    fn assert_declared(&self, extra: &[&str]) {
+        for kv in &self.attributes {
+            let k = kv.key.as_str();
+            assert!(
+                is_declared(k) || extra.contains(&k),
+                "span {:?} carries undeclared attribute {k}",
+                self.name
+            );
+        }
+    }
+}
