@@ -1,1 +1,52 @@
-//! placeholder
+//! A tower [`Layer`](tower_layer::Layer) that gives every HTTP request one OpenTelemetry SERVER span.
+//!
+//! - Span name `{method} {route}` (route from axum's `MatchedPath`), `{method}` when no route matched.
+//! - Stable HTTP server attributes from the trace-core schema, typed (status code as an integer).
+//! - Parent from the caller's `traceparent`/`tracestate`/`baggage`; or, for public endpoints, a new
+//!   trace that links the caller's context.
+//! - The span lasts until the response body's last byte (streams and SSE included) or its drop.
+//! - The trace id goes back in `x-trace-id` (configurable).
+//! - Excluded routes get no span; routes can be sampled at their own ratio.
+//! - A handler's `tracing` spans (`#[instrument]`) and the other adapters' spans nest under it.
+//!
+//! The span is made with the OpenTelemetry API, not as a `tracing` span: that is several times
+//! cheaper, and the handler still runs inside it (the span's context is attached at every poll).
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower_trace::TraceLayer;
+//!
+//! # async fn serve() -> std::io::Result<()> {
+//! let _guard_from_trace_init = (); // let _guard = trace_init::init()?;
+//! let app = Router::new()
+//!     .route("/orders/{id}", get(|| async { "order" }))
+//!     .layer(TraceLayer::new().exclude("/health"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # if false {
+//! axum::serve(
+//!     listener,
+//!     app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+//! )
+//! .await?;
+//! # }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod body;
+mod config;
+mod future;
+mod layer;
+mod sampling;
+mod service;
+
+pub use body::ResponseBody;
+pub use config::PublicEndpointFn;
+pub use future::ResponseFuture;
+pub use layer::{TraceLayer, DEFAULT_TRACE_ID_HEADER};
+pub use service::TraceService;
+
+/// The peer's socket address, for servers other than axum: insert it into the request's extensions
+/// and the span records `client.address` and `network.peer.*` from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);

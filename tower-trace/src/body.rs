@@ -1,0 +1,88 @@
+//! [`ResponseBody`]: carries the span until the body's last frame, an error, or its drop.
+
+use std::borrow::Cow;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::Context;
+use pin_project_lite::pin_project;
+use trace_core::span::{record_failure_ref, short_type_name};
+
+pin_project! {
+    /// A response body that ends the request's span when it is finished: at its last frame, at an
+    /// error (recorded on the span), or when it is dropped. Streaming and SSE responses are timed
+    /// to their end.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        cx: Option<Context>,
+    }
+
+    impl<B> PinnedDrop for ResponseBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(cx) = this.project().cx.take() {
+                cx.span().end();
+            }
+        }
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn traced(inner: B, cx: Context) -> Self {
+        Self { inner, cx: Some(cx) }
+    }
+
+    pub(crate) fn untraced(inner: B) -> Self {
+        Self { inner, cx: None }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Error: std::fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = {
+            let _guard = this.cx.as_ref().map(|cx| cx.clone().attach());
+            this.inner.poll_frame(task)
+        };
+        match &polled {
+            Poll::Ready(None) => {
+                if let Some(cx) = this.cx.take() {
+                    cx.span().end();
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(cx) = this.cx.take() {
+                    let span = cx.span();
+                    record_failure_ref(
+                        &span,
+                        short_type_name::<B::Error>(),
+                        Some(Cow::Owned(e.to_string())),
+                    );
+                    span.end();
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

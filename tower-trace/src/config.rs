@@ -1,0 +1,52 @@
+//! The layer's settings: what is traced, sampled, captured and returned.
+
+use std::sync::Arc;
+
+use http::HeaderName;
+use opentelemetry::global::BoxedTracer;
+use trace_core::http_server::HttpServerSchema;
+
+/// Decides per request whether the endpoint is public (its caller's trace context is not trusted).
+pub type PublicEndpointFn = Arc<dyn Fn(&http::request::Parts) -> bool + Send + Sync>;
+
+pub(crate) struct Config {
+    pub(crate) tracer: BoxedTracer,
+    pub(crate) schema: HttpServerSchema,
+    pub(crate) trace_id_header: Option<HeaderName>,
+    pub(crate) excluded: Vec<Box<str>>,
+    pub(crate) route_ratios: Vec<(Box<str>, f64)>,
+    pub(crate) public: Public,
+}
+
+pub(crate) enum Public {
+    No,
+    Always,
+    When(PublicEndpointFn),
+}
+
+impl Config {
+    pub(crate) fn is_excluded(&self, route_or_path: &str) -> bool {
+        !self.excluded.is_empty() && self.excluded.iter().any(|e| **e == *route_or_path)
+    }
+
+    pub(crate) fn route_ratio(&self, route_or_path: &str) -> Option<f64> {
+        if self.route_ratios.is_empty() {
+            return None;
+        }
+        self.route_ratios
+            .iter()
+            .find(|(r, _)| **r == *route_or_path)
+            .map(|(_, ratio)| *ratio)
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("schema", &self.schema)
+            .field("trace_id_header", &self.trace_id_header)
+            .field("excluded", &self.excluded)
+            .field("route_ratios", &self.route_ratios)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,125 @@
+//! [`ResponseFuture`]: polls the inner service in the request's context and records the response.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context as TaskContext, Poll};
+
+use http::{HeaderValue, Response};
+use opentelemetry::trace::{TraceContextExt, TraceId};
+use opentelemetry::Context;
+use pin_project_lite::pin_project;
+use trace_core::span::{record_failure_ref, short_type_name};
+
+use crate::body::ResponseBody;
+use crate::config::Config;
+
+enum Kind {
+    Traced(Arc<Config>),
+    Unsampled(Arc<Config>, TraceId),
+    Untraced,
+}
+
+pin_project! {
+    /// The response future of [`TraceService`](crate::TraceService).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        cx: Option<Context>,
+        kind: Kind,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let (Some(cx), Kind::Traced(_)) = (this.cx.take(), &this.kind) {
+                // Dropped before the response: a panic in the handler, or the caller went away
+                // (cancellation is not an error).
+                let span = cx.span();
+                if std::thread::panicking() {
+                    record_failure_ref(&span, "panic", Some(Cow::Borrowed("the handler panicked")));
+                }
+                span.end();
+            }
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn traced(inner: F, cx: Context, config: Arc<Config>) -> Self {
+        Self {
+            inner,
+            cx: Some(cx),
+            kind: Kind::Traced(config),
+        }
+    }
+
+    pub(crate) fn unsampled(inner: F, cx: Context, trace_id: TraceId, config: Arc<Config>) -> Self {
+        Self {
+            inner,
+            cx: Some(cx),
+            kind: Kind::Unsampled(config, trace_id),
+        }
+    }
+
+    pub(crate) fn untraced(inner: F, cx: Context) -> Self {
+        Self {
+            inner,
+            cx: Some(cx),
+            kind: Kind::Untraced,
+        }
+    }
+}
+
+fn trace_id_header<B>(config: &Config, trace_id: TraceId, res: &mut Response<B>) {
+    if let Some(name) = &config.trace_id_header {
+        if trace_id != TraceId::INVALID {
+            if let Ok(v) = HeaderValue::from_str(&trace_id.to_string()) {
+                res.headers_mut().insert(name.clone(), v);
+            }
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: std::fmt::Display,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _guard = this.cx.as_ref().map(|cx| cx.clone().attach());
+            ready!(this.inner.poll(task))
+        };
+        let cx = this.cx.take().unwrap_or_default();
+        match (result, &*this.kind) {
+            (Ok(res), Kind::Traced(config)) => {
+                let span = cx.span();
+                config
+                    .schema
+                    .record_response(&span, res.status(), res.headers());
+                let trace_id = span.span_context().trace_id();
+                let mut res = res.map(|b| ResponseBody::traced(b, cx.clone()));
+                trace_id_header(config, trace_id, &mut res);
+                Poll::Ready(Ok(res))
+            }
+            (Ok(res), Kind::Unsampled(config, trace_id)) => {
+                let mut res = res.map(ResponseBody::untraced);
+                trace_id_header(config, *trace_id, &mut res);
+                Poll::Ready(Ok(res))
+            }
+            (Ok(res), Kind::Untraced) => Poll::Ready(Ok(res.map(ResponseBody::untraced))),
+            (Err(e), Kind::Traced(_)) => {
+                let span = cx.span();
+                record_failure_ref(&span, short_type_name::<E>(), Some(Cow::Owned(e.to_string())));
+                span.end();
+                Poll::Ready(Err(e))
+            }
+            (Err(e), _) => Poll::Ready(Err(e)),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! [`TraceLayer`]: the builder users configure.
+
+use std::sync::Arc;
+
+use http::HeaderName;
+use opentelemetry::global::BoxedTracer;
+use tower_layer::Layer;
+use trace_core::http_server::HttpServerSchema;
+use trace_core::redact::{HeaderCapture, UrlRedaction};
+
+use crate::config::{Config, Public, PublicEndpointFn};
+use crate::service::TraceService;
+
+/// The default response header carrying the trace id.
+pub const DEFAULT_TRACE_ID_HEADER: &str = "x-trace-id";
+
+/// A tower [`Layer`] that opens one SERVER span per request.
+///
+/// Add it with `Router::layer` so the route template (`MatchedPath`) is known. Build it after the
+/// pipeline is installed (`trace_init::init()`), or hand it a tracer with [`TraceLayer::with_tracer`].
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower_trace::TraceLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/users/{id}", get(|| async { "user" }))
+///     .route("/health", get(|| async { "ok" }))
+///     .layer(
+///         TraceLayer::new()
+///             .exclude("/health")
+///             .capture_request_headers(["x-request-id"])
+///             .trace_id_header("x-trace-id"),
+///     );
+/// ```
+#[derive(Clone)]
+pub struct TraceLayer {
+    config: Arc<Config>,
+}
+
+impl std::fmt::Debug for TraceLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl Default for TraceLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TraceLayer {
+    /// A layer with the defaults: tracer from the global provider, `x-trace-id` response header,
+    /// no header capture, default query redaction, forwarded headers not trusted.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config {
+                tracer: trace_core::span::tracer("tower-trace"),
+                schema: HttpServerSchema::default(),
+                trace_id_header: Some(HeaderName::from_static(DEFAULT_TRACE_ID_HEADER)),
+                excluded: Vec::new(),
+                route_ratios: Vec::new(),
+                public: Public::No,
+            }),
+        }
+    }
+
+    fn update(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        let config = Arc::get_mut(&mut self.config).expect("TraceLayer is configured before it is cloned");
+        f(config);
+        self
+    }
+
+    /// Uses `tracer` instead of the global provider's.
+    pub fn with_tracer(self, tracer: BoxedTracer) -> Self {
+        self.update(|c| c.tracer = tracer)
+    }
+
+    /// Records these request headers as `http.request.header.<name>` (sensitive ones redacted).
+    pub fn capture_request_headers<I, S>(self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.update(|c| c.schema.request_headers = HeaderCapture::request(names))
+    }
+
+    /// Records these response headers as `http.response.header.<name>` (sensitive ones redacted).
+    pub fn capture_response_headers<I, S>(self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.update(|c| c.schema.response_headers = HeaderCapture::response(names))
+    }
+
+    /// Replaces the query redaction rules (default: the OpenTelemetry list of signature parameters).
+    pub fn url_redaction(self, redaction: UrlRedaction) -> Self {
+        self.update(|c| c.schema.url_redaction = redaction)
+    }
+
+    /// Trusts `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` for `client.address` and
+    /// `url.scheme`. Only behind a proxy you control: otherwise callers choose these values.
+    pub fn trust_forwarded_headers(self, trust: bool) -> Self {
+        self.update(|c| c.schema.trust_forwarded = trust)
+    }
+
+    /// Names the response header carrying the trace id (default `x-trace-id`).
+    ///
+    /// # Panics
+    /// If `name` is not a valid header name.
+    pub fn trace_id_header(self, name: &str) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+        self.update(|c| c.trace_id_header = Some(name))
+    }
+
+    /// Does not return the trace id in a response header.
+    pub fn without_trace_id_header(self) -> Self {
+        self.update(|c| c.trace_id_header = None)
+    }
+
+    /// Opens no span for this route template (or path, when no route matched). The request still
+    /// carries its caller's trace context to the handler.
+    pub fn exclude(self, route: &str) -> Self {
+        self.update(|c| c.excluded.push(route.into()))
+    }
+
+    /// Samples this route template (or path) at `ratio` (0.0 to 1.0) on top of the SDK sampler.
+    /// A request left out gets no span, and its context is marked not sampled, so nothing beneath
+    /// it is recorded either.
+    pub fn sample_route(self, route: &str, ratio: f64) -> Self {
+        let ratio = if ratio.is_nan() { 0.0 } else { ratio.clamp(0.0, 1.0) };
+        self.update(|c| c.route_ratios.push((route.into(), ratio)))
+    }
+
+    /// Treats every request as coming from an untrusted caller: a new trace is started, and the
+    /// caller's context (if any) is only linked; its baggage is dropped.
+    pub fn public_endpoint(self, public: bool) -> Self {
+        self.update(|c| c.public = if public { Public::Always } else { Public::No })
+    }
+
+    /// Like [`public_endpoint`](Self::public_endpoint), decided per request.
+    pub fn public_endpoint_fn(
+        self,
+        f: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        let f: PublicEndpointFn = Arc::new(f);
+        self.update(|c| c.public = Public::When(f))
+    }
+}
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService::new(inner, self.config.clone())
+    }
+}

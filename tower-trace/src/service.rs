@@ -1,0 +1,134 @@
+//! [`TraceService`]: opens the span, runs the inner service in its context.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Request, Response};
+use opentelemetry::trace::{Link, TraceContextExt};
+use opentelemetry::Context;
+use tower_service::Service;
+use trace_core::http_server::IncomingRequest;
+use trace_core::propagation::extract_from_headers;
+
+use crate::body::ResponseBody;
+use crate::config::{Config, Public};
+use crate::future::ResponseFuture;
+use crate::sampling;
+
+/// The service made by [`TraceLayer`](crate::TraceLayer).
+#[derive(Clone, Debug)]
+pub struct TraceService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> TraceService<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+}
+
+#[cfg(feature = "axum")]
+fn route<B>(req: &Request<B>) -> Option<&str> {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str())
+}
+
+#[cfg(not(feature = "axum"))]
+fn route<B>(_req: &Request<B>) -> Option<&str> {
+    None
+}
+
+#[cfg(feature = "axum")]
+fn peer<B>(req: &Request<B>) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .or_else(|| req.extensions().get::<crate::PeerAddr>().map(|p| p.0))
+}
+
+#[cfg(not(feature = "axum"))]
+fn peer<B>(req: &Request<B>) -> Option<SocketAddr> {
+    req.extensions().get::<crate::PeerAddr>().map(|p| p.0)
+}
+
+fn is_public<B>(public: &Public, req: Request<B>) -> (bool, Request<B>) {
+    match public {
+        Public::No => (false, req),
+        Public::Always => (true, req),
+        Public::When(f) => {
+            let (parts, body) = req.into_parts();
+            let p = f(&parts);
+            (p, Request::from_parts(parts, body))
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: std::fmt::Display,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let (public, req) = is_public(&config.public, req);
+        let remote = extract_from_headers(req.headers());
+        let key = route(&req).unwrap_or_else(|| req.uri().path());
+
+        if config.is_excluded(key) {
+            let cx = if public { Context::new() } else { remote };
+            let fut = {
+                let _g = cx.clone().attach();
+                self.inner.call(req)
+            };
+            return ResponseFuture::untraced(fut, cx);
+        }
+
+        let (parent, links) = if public {
+            let sc = remote.span().span_context().clone();
+            let links = if sc.is_valid() {
+                vec![Link::with_context(sc)]
+            } else {
+                Vec::new()
+            };
+            (Context::new(), links)
+        } else {
+            (remote, Vec::new())
+        };
+
+        if let Some(ratio) = config.route_ratio(key) {
+            if !sampling::keep(&parent, ratio) {
+                let cx = sampling::unsampled(&parent);
+                let trace_id = cx.span().span_context().trace_id();
+                let fut = {
+                    let _g = cx.clone().attach();
+                    self.inner.call(req)
+                };
+                return ResponseFuture::unsampled(fut, cx, trace_id, config.clone());
+            }
+        }
+
+        let span = config.schema.start(
+            &config.tracer,
+            &IncomingRequest::from_request(&req, route(&req), peer(&req)),
+            &parent,
+            links,
+        );
+        let cx = parent.with_span(span);
+        let fut = {
+            let _g = cx.clone().attach();
+            self.inner.call(req)
+        };
+        ResponseFuture::traced(fut, cx, config.clone())
+    }
+}

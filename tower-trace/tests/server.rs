@@ -1,0 +1,455 @@
+//! The server layer on a real axum server over loopback, read back as exported spans.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, StatusCode};
+use axum::routing::{any, get};
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
+use opentelemetry::Context;
+use trace_core::testing::{install, SpanDataExt};
+use tower_trace::TraceLayer;
+
+const PARENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN: &str = "00f067aa0ba902b7";
+
+fn traceparent() -> String {
+    format!("00-{PARENT_TRACE}-{PARENT_SPAN}-01")
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn trace_id(&self) -> TraceId {
+        let h = self.headers.get("x-trace-id").expect("x-trace-id header");
+        TraceId::from_hex(h.to_str().unwrap()).unwrap()
+    }
+}
+
+async fn send(req: Request<Body>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let res = client.request(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+async fn get_path(addr: SocketAddr, path: &str) -> Reply {
+    send(
+        Request::get(format!("http://{addr}{path}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+#[tracing::instrument]
+async fn load_user(id: u32) -> String {
+    tracing::info!(user = id, "loading user");
+    format!("user {id}")
+}
+
+fn app(layer: TraceLayer) -> Router {
+    Router::new()
+        .route(
+            "/users/{id}",
+            get(|axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                tracing::info!("handler started");
+                load_user(id).await
+            }),
+        )
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/whoami",
+            get(|| async {
+                // The trace the handler runs in, as downstream adapters would see it.
+                let cx = Context::current();
+                let sc = cx.span().span_context().clone();
+                format!("{}:{}", sc.trace_id(), sc.is_sampled())
+            }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .route("/purge", any(|| async { "purged" }))
+        .layer(layer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_span_has_the_stable_attributes_with_their_types() {
+    let pipeline = install();
+    let addr = serve(app(TraceLayer::new())).await;
+    let reply = send(
+        Request::get(format!("http://{addr}/users/42?page=2&sig=secret"))
+            .header("user-agent", "test-agent/1.0")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let trace = pipeline.wait_for_spans(reply.trace_id(), 2);
+    let server = trace.span("GET /users/{id}");
+    assert_eq!(server.span_kind, SpanKind::Server);
+    assert_eq!(server.status, Status::Unset);
+    assert_eq!(server.str_attr("http.request.method"), "GET");
+    assert_eq!(server.str_attr("url.path"), "/users/42");
+    assert_eq!(server.str_attr("url.query"), "page=2&sig=REDACTED");
+    assert_eq!(server.str_attr("url.scheme"), "http");
+    assert_eq!(server.str_attr("http.route"), "/users/{id}");
+    assert_eq!(server.str_attr("server.address"), "127.0.0.1");
+    assert_eq!(server.int_attr("server.port"), i64::from(addr.port()));
+    assert_eq!(server.str_attr("client.address"), "127.0.0.1");
+    assert_eq!(server.str_attr("network.peer.address"), "127.0.0.1");
+    assert!(server.int_attr("network.peer.port") > 0);
+    assert_eq!(server.str_attr("network.protocol.version"), "1.1");
+    assert_eq!(server.str_attr("user_agent.original"), "test-agent/1.0");
+    assert_eq!(server.int_attr("http.response.status_code"), 200);
+    assert!(server.attr("error.type").is_none());
+    server.assert_declared(&[]);
+    assert_eq!(server.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+
+    // The handler's #[instrument] span nests under the server span, with its log event.
+    let child = trace.span("load_user");
+    assert_eq!(child.parent_span_id, server.span_context.span_id());
+    assert!(child.events.iter().any(|e| e.name == "loading user"));
+    // A log line outside any tracing span lands on the server span as an event.
+    assert!(server.events.iter().any(|e| e.name == "handler started"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_traceparent_is_the_parent() {
+    let pipeline = install();
+    let addr = serve(app(TraceLayer::new())).await;
+    let reply = send(
+        Request::get(format!("http://{addr}/users/7"))
+            .header("traceparent", traceparent())
+            .header("tracestate", "vendor=abc")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.trace_id().to_string(), PARENT_TRACE);
+    let trace = pipeline.wait_for_spans(reply.trace_id(), 2);
+    let server = trace.span("GET /users/{id}");
+    assert_eq!(server.parent_span_id.to_string(), PARENT_SPAN);
+    assert!(server.parent_span_is_remote);
+    assert_eq!(server.span_context.trace_state().header(), "vendor=abc");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_rules_5xx_is_an_error_4xx_is_not() {
+    let pipeline = install();
+    let addr = serve(app(TraceLayer::new())).await;
+    let fail = get_path(addr, "/fail").await;
+    assert_eq!(fail.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(fail.body, "boom");
+    let t = pipeline.wait_for_spans(fail.trace_id(), 1);
+    let s = t.span("GET /fail");
+    assert!(matches!(s.status, Status::Error { .. }));
+    assert_eq!(s.str_attr("error.type"), "500");
+    assert_eq!(s.int_attr("http.response.status_code"), 500);
+
+    let missing = get_path(addr, "/missing").await;
+    let t = pipeline.wait_for_spans(missing.trace_id(), 1);
+    let s = t.span("GET /missing");
+    assert_eq!(s.status, Status::Unset);
+    assert!(s.attr("error.type").is_none());
+    assert_eq!(s.int_attr("http.response.status_code"), 404);
+
+    // No route matched: the name is the method alone.
+    let nowhere = get_path(addr, "/no/such/route").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    let t = pipeline.wait_for_spans(nowhere.trace_id(), 1);
+    let s = t.span("GET");
+    assert!(s.attr("http.route").is_none());
+    assert_eq!(s.str_attr("url.path"), "/no/such/route");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_route_has_no_span_but_passes_context() {
+    let pipeline = install();
+    let layer = TraceLayer::new().exclude("/whoami").exclude("/health");
+    let addr = serve(app(layer)).await;
+    let reply = send(
+        Request::get(format!("http://{addr}/whoami"))
+            .header("traceparent", "00-11111111111111111111111111111111-2222222222222222-01")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.body, "11111111111111111111111111111111:true");
+    assert!(reply.headers.get("x-trace-id").is_none());
+    let health = get_path(addr, "/health").await;
+    assert_eq!(health.body, "ok");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let tid = TraceId::from_hex("11111111111111111111111111111111").unwrap();
+    assert!(pipeline.trace(tid).spans.is_empty());
+    assert!(pipeline
+        .all_spans()
+        .iter()
+        .all(|s| s.name != "GET /health" && s.name != "GET /whoami"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_sampling_ratio() {
+    let pipeline = install();
+    let layer = TraceLayer::new()
+        .sample_route("/whoami", 0.0)
+        .sample_route("/users/{id}", 1.0);
+    let addr = serve(app(layer)).await;
+    // Left out: no span, and the handler's context says "not sampled" so nothing beneath records.
+    let reply = get_path(addr, "/whoami").await;
+    let (tid, sampled) = std::str::from_utf8(&reply.body).unwrap().split_once(':').unwrap();
+    assert_eq!(sampled, "false");
+    assert_eq!(reply.trace_id().to_string(), tid);
+    let kept = get_path(addr, "/users/1").await;
+    pipeline.wait_for_spans(kept.trace_id(), 2);
+    let dropped = pipeline.trace(TraceId::from_hex(tid).unwrap());
+    assert!(dropped.spans.is_empty(), "{}", dropped.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_endpoint_starts_a_new_trace_and_links_the_caller() {
+    let pipeline = install();
+    let addr = serve(app(TraceLayer::new().public_endpoint(true))).await;
+    let reply = send(
+        Request::get(format!("http://{addr}/users/3"))
+            .header("traceparent", traceparent())
+            .header("baggage", "user.id=attacker")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let tid = reply.trace_id();
+    assert_ne!(tid.to_string(), PARENT_TRACE);
+    let trace = pipeline.wait_for_spans(tid, 2);
+    let server = trace.span("GET /users/{id}");
+    assert_eq!(server.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert_eq!(server.links.links.len(), 1);
+    let link = &server.links.links[0];
+    assert_eq!(link.span_context.trace_id().to_string(), PARENT_TRACE);
+    assert_eq!(link.span_context.span_id().to_string(), PARENT_SPAN);
+    assert!(server.attr("user.id").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn span_lasts_until_the_streamed_body_ends() {
+    use std::sync::{Arc, Mutex};
+    let pipeline = install();
+    let last_chunk_at: Arc<Mutex<Option<SystemTime>>> = Arc::default();
+    let marker = last_chunk_at.clone();
+    let app = Router::new()
+        .route(
+            "/stream",
+            get(move || {
+                let marker = marker.clone();
+                async move {
+                    let stream = futures_util::stream::unfold(0u32, move |i| {
+                        let marker = marker.clone();
+                        async move {
+                            if i == 3 {
+                                return None;
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            if i == 2 {
+                                *marker.lock().unwrap() = Some(SystemTime::now());
+                            }
+                            Some((Ok::<_, Infallible>(Bytes::from(format!("chunk{i}\n"))), i + 1))
+                        }
+                    });
+                    Body::from_stream(stream)
+                }
+            }),
+        )
+        .route(
+            "/broken",
+            get(|| async {
+                let stream = futures_util::stream::unfold(0u32, |i| async move {
+                    match i {
+                        0 => Some((Ok(Bytes::from_static(b"part")), 1)),
+                        1 => {
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            Some((Err(std::io::Error::other("disk on fire")), 2))
+                        }
+                        _ => None,
+                    }
+                });
+                Body::from_stream(stream)
+            }),
+        )
+        .layer(TraceLayer::new());
+    let addr = serve(app).await;
+    let reply = get_path(addr, "/stream").await;
+    assert_eq!(reply.body, "chunk0\nchunk1\nchunk2\n");
+    let trace = pipeline.wait_for_spans(reply.trace_id(), 1);
+    let s = trace.span("GET /stream");
+    let last = last_chunk_at.lock().unwrap().expect("last chunk produced");
+    assert!(s.end_time >= last, "span ended before the last chunk was produced");
+
+    // An error in the body is recorded on the span (the client sees a broken response).
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let req = Request::get(format!("http://{addr}/broken"))
+        .header("traceparent", "00-55555555555555555555555555555555-6666666666666666-01")
+        .body(Body::empty())
+        .unwrap();
+    if let Ok(res) = client.request(req).await {
+        assert!(res.into_body().collect().await.is_err());
+    }
+    let tid = TraceId::from_hex("55555555555555555555555555555555").unwrap();
+    let t = pipeline.wait_for_spans(tid, 1);
+    let s = t.span("GET /broken");
+    assert!(matches!(s.status, Status::Error { .. }), "{:?}", s.status);
+    assert!(s.attr("error.type").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_captured_by_allow_list_and_redacted() {
+    let pipeline = install();
+    let layer = TraceLayer::new()
+        .capture_request_headers(["x-request-id", "authorization", "cookie", "x-binary"])
+        .capture_response_headers(["content-type", "set-cookie"])
+        .trace_id_header("x-correlation");
+    let app = Router::new()
+        .route(
+            "/login",
+            get(|| async { ([("set-cookie", "session=s3cr3t")], "hi") }),
+        )
+        .layer(layer);
+    let addr = serve(app).await;
+    let reply = send(
+        Request::get(format!("http://{addr}/login"))
+            .header("x-request-id", "req-1")
+            .header("authorization", "Bearer t0ken")
+            .header("cookie", "a=b")
+            .header("x-binary", HeaderValue::from_bytes(&[0x80, 0xff]).unwrap())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(reply.headers.get("x-trace-id").is_none());
+    let tid = TraceId::from_hex(reply.headers["x-correlation"].to_str().unwrap()).unwrap();
+    let t = pipeline.wait_for_spans(tid, 1);
+    let s = t.span("GET /login");
+    let dump = format!("{:?}", s.attributes);
+    assert!(!dump.contains("t0ken") && !dump.contains("s3cr3t") && !dump.contains("a=b"));
+    assert_eq!(
+        s.attr("http.request.header.x-request-id").unwrap().as_str(),
+        "[\"req-1\"]"
+    );
+    assert_eq!(
+        s.attr("http.request.header.authorization").unwrap().as_str(),
+        "[\"REDACTED\"]"
+    );
+    assert_eq!(
+        s.attr("http.response.header.set-cookie").unwrap().as_str(),
+        "[\"REDACTED\"]"
+    );
+    assert!(s.attr("http.response.header.content-type").is_some());
+    assert!(s.attr("http.request.header.x-binary").is_none());
+    s.assert_declared(&[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_trace_headers_and_methods_do_not_break_anything() {
+    let pipeline = install();
+    let addr = serve(app(TraceLayer::new())).await;
+    let hostile: Vec<(&str, HeaderValue)> = vec![
+        ("traceparent", HeaderValue::from_static("00-zzzz-00f067aa0ba902b7-01")),
+        ("traceparent", HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01")),
+        ("traceparent", HeaderValue::from_bytes(&[0xff, 0xfe, 0x00 + 0x41]).unwrap()),
+        ("traceparent", HeaderValue::from_str(&"0".repeat(9000)).unwrap()),
+        ("tracestate", HeaderValue::from_str(&(0..500).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",")).unwrap()),
+        ("baggage", HeaderValue::from_str(&"x".repeat(10_000)).unwrap()),
+    ];
+    for (name, value) in hostile {
+        let reply = send(
+            Request::get(format!("http://{addr}/users/9"))
+                .header(name, value)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let t = pipeline.wait_for_spans(reply.trace_id(), 2);
+        let s = t.span("GET /users/{id}");
+        if name == "traceparent" {
+            // ignored: a new root trace
+            assert_eq!(s.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+        }
+    }
+
+    // A method outside the known set.
+    let reply = send(
+        Request::builder()
+            .method(Method::from_bytes(b"PURGE").unwrap())
+            .uri(format!("http://{addr}/purge"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.body, "purged");
+    let t = pipeline.wait_for_spans(reply.trace_id(), 1);
+    let s = t.span("HTTP /purge");
+    assert_eq!(s.str_attr("http.request.method"), "_OTHER");
+    assert_eq!(s.str_attr("http.request.method_original"), "PURGE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_error_is_recorded_and_returned_unchanged() {
+    use tower::ServiceExt;
+    let pipeline = install();
+    #[derive(Debug)]
+    struct Overloaded;
+    impl std::fmt::Display for Overloaded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("overloaded")
+        }
+    }
+    let svc = tower::service_fn(|_req: Request<Body>| async {
+        Err::<http::Response<Body>, _>(Overloaded)
+    });
+    let svc = tower::Layer::layer(&TraceLayer::new(), svc);
+    let req = Request::get("/anything")
+        .header("traceparent", "00-33333333333333333333333333333333-4444444444444444-01")
+        .body(Body::empty())
+        .unwrap();
+    let err = svc.oneshot(req).await.err().expect("the service's own error");
+    assert_eq!(err.to_string(), "overloaded");
+    let tid = TraceId::from_hex("33333333333333333333333333333333").unwrap();
+    let t = pipeline.wait_for_spans(tid, 1);
+    let s = t.span("GET");
+    assert!(matches!(&s.status, Status::Error { description } if description == "overloaded"));
+    assert!(s.str_attr("error.type").ends_with("Overloaded"));
+    assert!(s.events.iter().any(|e| e.name == "exception"));
+}
