@@ -31,7 +31,10 @@ pin_project! {
 
 impl<B> ResponseBody<B> {
     pub(crate) fn traced(inner: B, cx: Context) -> Self {
-        Self { inner, cx: Some(cx) }
+        Self {
+            inner,
+            cx: Some(cx),
+        }
     }
 
     pub(crate) fn untraced(inner: B) -> Self {

@@ -115,7 +115,11 @@ where
             (Ok(res), Kind::Untraced) => Poll::Ready(Ok(res.map(ResponseBody::untraced))),
             (Err(e), Kind::Traced(_)) => {
                 let span = cx.span();
-                record_failure_ref(&span, short_type_name::<E>(), Some(Cow::Owned(e.to_string())));
+                record_failure_ref(
+                    &span,
+                    short_type_name::<E>(),
+                    Some(Cow::Owned(e.to_string())),
+                );
                 span.end();
                 Poll::Ready(Err(e))
             }

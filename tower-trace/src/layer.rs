@@ -67,7 +67,8 @@ impl TraceLayer {
     }
 
     fn update(mut self, f: impl FnOnce(&mut Config)) -> Self {
-        let config = Arc::get_mut(&mut self.config).expect("TraceLayer is configured before it is cloned");
+        let config =
+            Arc::get_mut(&mut self.config).expect("TraceLayer is configured before it is cloned");
         f(config);
         self
     }
@@ -130,7 +131,11 @@ impl TraceLayer {
     /// A request left out gets no span, and its context is marked not sampled, so nothing beneath
     /// it is recorded either.
     pub fn sample_route(self, route: &str, ratio: f64) -> Self {
-        let ratio = if ratio.is_nan() { 0.0 } else { ratio.clamp(0.0, 1.0) };
+        let ratio = if ratio.is_nan() {
+            0.0
+        } else {
+            ratio.clamp(0.0, 1.0)
+        };
         self.update(|c| c.route_ratios.push((route.into(), ratio)))
     }
 

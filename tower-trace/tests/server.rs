@@ -14,8 +14,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::Context;
-use trace_core::testing::{install, SpanDataExt};
 use tower_trace::TraceLayer;
+use trace_core::testing::{install, SpanDataExt};
 
 const PARENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
@@ -82,10 +82,12 @@ fn app(layer: TraceLayer) -> Router {
     Router::new()
         .route(
             "/users/{id}",
-            get(|axum::extract::Path(id): axum::extract::Path<u32>| async move {
-                tracing::info!("handler started");
-                load_user(id).await
-            }),
+            get(
+                |axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                    tracing::info!("handler started");
+                    load_user(id).await
+                },
+            ),
         )
         .route(
             "/fail",
@@ -203,7 +205,10 @@ async fn excluded_route_has_no_span_but_passes_context() {
     let addr = serve(app(layer)).await;
     let reply = send(
         Request::get(format!("http://{addr}/whoami"))
-            .header("traceparent", "00-11111111111111111111111111111111-2222222222222222-01")
+            .header(
+                "traceparent",
+                "00-11111111111111111111111111111111-2222222222222222-01",
+            )
             .body(Body::empty())
             .unwrap(),
     )
@@ -230,7 +235,10 @@ async fn route_sampling_ratio() {
     let addr = serve(app(layer)).await;
     // Left out: no span, and the handler's context says "not sampled" so nothing beneath records.
     let reply = get_path(addr, "/whoami").await;
-    let (tid, sampled) = std::str::from_utf8(&reply.body).unwrap().split_once(':').unwrap();
+    let (tid, sampled) = std::str::from_utf8(&reply.body)
+        .unwrap()
+        .split_once(':')
+        .unwrap();
     assert_eq!(sampled, "false");
     assert_eq!(reply.trace_id().to_string(), tid);
     let kept = get_path(addr, "/users/1").await;
@@ -285,7 +293,10 @@ async fn span_lasts_until_the_streamed_body_ends() {
                             if i == 2 {
                                 *marker.lock().unwrap() = Some(SystemTime::now());
                             }
-                            Some((Ok::<_, Infallible>(Bytes::from(format!("chunk{i}\n"))), i + 1))
+                            Some((
+                                Ok::<_, Infallible>(Bytes::from(format!("chunk{i}\n"))),
+                                i + 1,
+                            ))
                         }
                     });
                     Body::from_stream(stream)
@@ -315,12 +326,18 @@ async fn span_lasts_until_the_streamed_body_ends() {
     let trace = pipeline.wait_for_spans(reply.trace_id(), 1);
     let s = trace.span("GET /stream");
     let last = last_chunk_at.lock().unwrap().expect("last chunk produced");
-    assert!(s.end_time >= last, "span ended before the last chunk was produced");
+    assert!(
+        s.end_time >= last,
+        "span ended before the last chunk was produced"
+    );
 
     // An error in the body is recorded on the span (the client sees a broken response).
     let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
     let req = Request::get(format!("http://{addr}/broken"))
-        .header("traceparent", "00-55555555555555555555555555555555-6666666666666666-01")
+        .header(
+            "traceparent",
+            "00-55555555555555555555555555555555-6666666666666666-01",
+        )
         .body(Body::empty())
         .unwrap();
     if let Ok(res) = client.request(req).await {
@@ -368,7 +385,9 @@ async fn headers_captured_by_allow_list_and_redacted() {
         "[\"req-1\"]"
     );
     assert_eq!(
-        s.attr("http.request.header.authorization").unwrap().as_str(),
+        s.attr("http.request.header.authorization")
+            .unwrap()
+            .as_str(),
         "[\"REDACTED\"]"
     );
     assert_eq!(
@@ -385,12 +404,36 @@ async fn hostile_trace_headers_and_methods_do_not_break_anything() {
     let pipeline = install();
     let addr = serve(app(TraceLayer::new())).await;
     let hostile: Vec<(&str, HeaderValue)> = vec![
-        ("traceparent", HeaderValue::from_static("00-zzzz-00f067aa0ba902b7-01")),
-        ("traceparent", HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01")),
-        ("traceparent", HeaderValue::from_bytes(&[0xff, 0xfe, 0x00 + 0x41]).unwrap()),
-        ("traceparent", HeaderValue::from_str(&"0".repeat(9000)).unwrap()),
-        ("tracestate", HeaderValue::from_str(&(0..500).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",")).unwrap()),
-        ("baggage", HeaderValue::from_str(&"x".repeat(10_000)).unwrap()),
+        (
+            "traceparent",
+            HeaderValue::from_static("00-zzzz-00f067aa0ba902b7-01"),
+        ),
+        (
+            "traceparent",
+            HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        ),
+        (
+            "traceparent",
+            HeaderValue::from_bytes(&[0xff, 0xfe, 0x41]).unwrap(),
+        ),
+        (
+            "traceparent",
+            HeaderValue::from_str(&"0".repeat(9000)).unwrap(),
+        ),
+        (
+            "tracestate",
+            HeaderValue::from_str(
+                &(0..500)
+                    .map(|i| format!("k{i}=v"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+            .unwrap(),
+        ),
+        (
+            "baggage",
+            HeaderValue::from_str(&"x".repeat(10_000)).unwrap(),
+        ),
     ];
     for (name, value) in hostile {
         let reply = send(
@@ -441,10 +484,17 @@ async fn service_error_is_recorded_and_returned_unchanged() {
     });
     let svc = tower::Layer::layer(&TraceLayer::new(), svc);
     let req = Request::get("/anything")
-        .header("traceparent", "00-33333333333333333333333333333333-4444444444444444-01")
+        .header(
+            "traceparent",
+            "00-33333333333333333333333333333333-4444444444444444-01",
+        )
         .body(Body::empty())
         .unwrap();
-    let err = svc.oneshot(req).await.err().expect("the service's own error");
+    let err = svc
+        .oneshot(req)
+        .await
+        .err()
+        .expect("the service's own error");
     assert_eq!(err.to_string(), "overloaded");
     let tid = TraceId::from_hex("33333333333333333333333333333333").unwrap();
     let t = pipeline.wait_for_spans(tid, 1);

@@ -66,7 +66,10 @@ impl StrArrayKey {
     /// Makes the attribute.
     #[inline]
     pub fn kv(self, values: Vec<StringValue>) -> KeyValue {
-        KeyValue::new(Key::from_static_str(self.0), Value::Array(Array::String(values)))
+        KeyValue::new(
+            Key::from_static_str(self.0),
+            Value::Array(Array::String(values)),
+        )
     }
 }
 

@@ -98,7 +98,10 @@ mod tests {
 
     #[test]
     fn merge_overrides_and_nests() {
-        let _g = attach([KeyValue::new("user.id", "1"), KeyValue::new("tenant.id", "t")]);
+        let _g = attach([
+            KeyValue::new("user.id", "1"),
+            KeyValue::new("tenant.id", "t"),
+        ]);
         {
             let _g2 = attach([KeyValue::new("user.id", "2")]);
             let cur = current();

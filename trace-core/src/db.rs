@@ -51,7 +51,7 @@ impl DbOperation<'_> {
     }
 }
 
-fn owned(s: &Cow<'_, str>) -> StringValue {
+fn owned(s: &str) -> StringValue {
     StringValue::from(s.to_string())
 }
 

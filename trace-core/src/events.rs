@@ -50,7 +50,9 @@ impl Visit for Fields {
     fn record_u64(&mut self, field: &Field, value: u64) {
         match i64::try_from(value) {
             Ok(v) => self.attrs.push(KeyValue::new(field.name(), v)),
-            Err(_) => self.attrs.push(KeyValue::new(field.name(), value.to_string())),
+            Err(_) => self
+                .attrs
+                .push(KeyValue::new(field.name(), value.to_string())),
         }
     }
     fn record_bool(&mut self, field: &Field, value: bool) {

@@ -85,7 +85,12 @@ impl TransportError {
 
 impl HttpClientSchema {
     /// Starts the client span under `parent`.
-    pub fn start<T: Tracer>(&self, tracer: &T, req: &OutgoingRequest<'_>, parent: &Context) -> T::Span {
+    pub fn start<T: Tracer>(
+        &self,
+        tracer: &T,
+        req: &OutgoingRequest<'_>,
+        parent: &Context,
+    ) -> T::Span {
         let method = normalize_method(req.method);
         let name: Cow<'static, str> = match req.template {
             Some(t) => Cow::Owned(format!("{} {}", method.name_part(), t)),

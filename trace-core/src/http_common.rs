@@ -95,7 +95,9 @@ pub fn normalize_method(method: &Method) -> MethodInfo {
 fn other(s: &str) -> MethodInfo {
     MethodInfo {
         normalized: StringValue::from("_OTHER"),
-        original: Some(StringValue::from(crate::limits::truncate_to(s, 64).into_owned())),
+        original: Some(StringValue::from(
+            crate::limits::truncate_to(s, 64).into_owned(),
+        )),
     }
 }
 
@@ -117,7 +119,9 @@ pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
     if let Some(rest) = s.strip_prefix('[') {
         if let Some(end) = rest.find(']') {
             let host = &rest[..end];
-            let port = rest[end + 1..].strip_prefix(':').and_then(|p| p.parse().ok());
+            let port = rest[end + 1..]
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok());
             return (host, port);
         }
         return (s, None);
@@ -156,7 +160,10 @@ mod tests {
 
     #[test]
     fn host_port() {
-        assert_eq!(split_host_port("example.com:8080"), ("example.com", Some(8080)));
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
         assert_eq!(split_host_port("example.com"), ("example.com", None));
         assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
         assert_eq!(split_host_port("[::1]"), ("::1", None));

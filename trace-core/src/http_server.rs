@@ -15,7 +15,9 @@ use opentelemetry::trace::{Link, Span, SpanKind, SpanRef, Status, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
-use crate::http_common::{default_port, normalize_method, MethodInfo, protocol_version, split_host_port};
+use crate::http_common::{
+    default_port, normalize_method, protocol_version, split_host_port, MethodInfo,
+};
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 
@@ -52,7 +54,11 @@ pub struct IncomingRequest<'a> {
 
 impl<'a> IncomingRequest<'a> {
     /// The request parts of an [`http::Request`].
-    pub fn from_request<B>(req: &'a http::Request<B>, route: Option<&'a str>, peer: Option<SocketAddr>) -> Self {
+    pub fn from_request<B>(
+        req: &'a http::Request<B>,
+        route: Option<&'a str>,
+        peer: Option<SocketAddr>,
+    ) -> Self {
         Self {
             method: req.method(),
             uri: req.uri(),
@@ -235,7 +241,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(span_name(&Method::GET, Some("/users/{id}")), "GET /users/{id}");
+        assert_eq!(
+            span_name(&Method::GET, Some("/users/{id}")),
+            "GET /users/{id}"
+        );
         assert_eq!(span_name(&Method::POST, None), "POST");
         let purge = Method::from_bytes(b"PURGE").unwrap();
         assert_eq!(span_name(&purge, None), "HTTP");
@@ -253,6 +262,9 @@ mod tests {
         );
         assert_eq!(forwarded_param(&h, "host"), Some("api.example.com:8443"));
         assert_eq!(forwarded_param(&h, "proto"), Some("https"));
-        assert_eq!(split_host_port(forwarded_param(&h, "for").unwrap()).0, "2001:db8::1");
+        assert_eq!(
+            split_host_port(forwarded_param(&h, "for").unwrap()).0,
+            "2001:db8::1"
+        );
     }
 }

@@ -127,7 +127,11 @@ impl Operation {
         let cx = self.start();
         let out = fut.with_context(cx.clone()).await;
         if let Err(e) = &out {
-            record_failure_ref(&cx.span(), short_type_name::<E>(), Some(Cow::Owned(e.to_string())));
+            record_failure_ref(
+                &cx.span(),
+                short_type_name::<E>(),
+                Some(Cow::Owned(e.to_string())),
+            );
         }
         cx.span().end();
         out
@@ -144,4 +148,3 @@ impl Operation {
         out
     }
 }
-

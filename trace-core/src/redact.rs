@@ -30,8 +30,12 @@ pub const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
 ];
 
 /// Headers whose values are never recorded, whatever the allow-list says.
-pub const ALWAYS_REDACTED_HEADERS: &[&str] =
-    &["authorization", "proxy-authorization", "cookie", "set-cookie"];
+pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// How URLs and query strings are redacted before they reach a span.
 ///

@@ -95,7 +95,10 @@ impl TestPipeline {
                 return t;
             }
             if Instant::now() > deadline {
-                panic!("trace {trace_id} never became ready; it holds:\n{}", t.render());
+                panic!(
+                    "trace {trace_id} never became ready; it holds:\n{}",
+                    t.render()
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -153,7 +156,15 @@ impl Trace {
     }
 
     fn render_into(&self, s: &SpanData, depth: usize, out: &mut String) {
-        let _ = write!(out, "{:indent$}{} [{:?}] {:?}", "", s.name, s.span_kind, s.status, indent = depth * 2);
+        let _ = write!(
+            out,
+            "{:indent$}{} [{:?}] {:?}",
+            "",
+            s.name,
+            s.span_kind,
+            s.status,
+            indent = depth * 2
+        );
         for kv in &s.attributes {
             let _ = write!(out, " {}={}", kv.key, kv.value);
         }

@@ -71,7 +71,13 @@ fn extract_single(v: &str) -> Option<SpanContext> {
     let trace_id = parse_trace_id(parts.next()?)?;
     let span_id = parse_span_id(parts.next()?)?;
     let flags = sampled_flag(parts.next())?;
-    Some(SpanContext::new(trace_id, span_id, flags, true, TraceState::default()))
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        flags,
+        true,
+        TraceState::default(),
+    ))
 }
 
 fn extract_multi(e: &dyn Extractor) -> Option<SpanContext> {
@@ -82,7 +88,13 @@ fn extract_multi(e: &dyn Extractor) -> Option<SpanContext> {
     } else {
         sampled_flag(e.get("x-b3-sampled").map(str::trim))?
     };
-    Some(SpanContext::new(trace_id, span_id, flags, true, TraceState::default()))
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        flags,
+        true,
+        TraceState::default(),
+    ))
 }
 
 impl TextMapPropagator for B3Propagator {
@@ -132,7 +144,10 @@ mod tests {
         for enc in [B3Encoding::Single, B3Encoding::Multiple] {
             let p = B3Propagator::new(enc);
             let mut m: HashMap<String, String> = HashMap::new();
-            m.insert("b3".into(), "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".into());
+            m.insert(
+                "b3".into(),
+                "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".into(),
+            );
             let cx = p.extract_with_context(&Context::new(), &m);
             let sc = cx.span().span_context().clone();
             assert!(sc.is_valid() && sc.is_sampled() && sc.is_remote());
@@ -150,8 +165,16 @@ mod tests {
         m.insert("x-b3-traceid".into(), "64fe8b2a57d3eff7".into());
         m.insert("x-b3-spanid".into(), "e457b5a2e4d86bd1".into());
         m.insert("x-b3-sampled".into(), "1".into());
-        assert!(p.extract_with_context(&Context::new(), &m).span().span_context().is_valid());
+        assert!(p
+            .extract_with_context(&Context::new(), &m)
+            .span()
+            .span_context()
+            .is_valid());
         m.insert("x-b3-spanid".into(), "zz".into());
-        assert!(!p.extract_with_context(&Context::new(), &m).span().span_context().is_valid());
+        assert!(!p
+            .extract_with_context(&Context::new(), &m)
+            .span()
+            .span_context()
+            .is_valid());
     }
 }

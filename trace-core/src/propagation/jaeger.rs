@@ -94,7 +94,10 @@ mod tests {
     fn parses_and_injects() {
         let p = JaegerPropagator::new();
         let mut m: HashMap<String, String> = HashMap::new();
-        m.insert(HEADER.into(), "4bf92f3577b34da6a3ce929d0e0e4736%3A00f067aa0ba902b7:0:1".into());
+        m.insert(
+            HEADER.into(),
+            "4bf92f3577b34da6a3ce929d0e0e4736%3A00f067aa0ba902b7:0:1".into(),
+        );
         let cx = p.extract_with_context(&Context::new(), &m);
         assert!(cx.span().span_context().is_sampled());
         let mut out: HashMap<String, String> = HashMap::new();
@@ -104,6 +107,10 @@ mod tests {
             "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1"
         );
         m.insert(HEADER.into(), "nothex:1:0:1".into());
-        assert!(!p.extract_with_context(&Context::new(), &m).span().span_context().is_valid());
+        assert!(!p
+            .extract_with_context(&Context::new(), &m)
+            .span()
+            .span_context()
+            .is_valid());
     }
 }

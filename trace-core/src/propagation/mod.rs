@@ -115,7 +115,9 @@ impl Injector for HeaderInjector<'_> {
 /// ```
 pub fn extract_from_headers(headers: &HeaderMap) -> Context {
     let base = Context::new();
-    global::get_text_map_propagator(|p| p.extract_with_context(&base, &HeaderExtractor::new(headers)))
+    global::get_text_map_propagator(|p| {
+        p.extract_with_context(&base, &HeaderExtractor::new(headers))
+    })
 }
 
 /// Writes the context `cx` into `headers` through the global propagator.
@@ -181,14 +183,15 @@ impl Extractor for MapExtractor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::propagation::TextMapPropagator;
     use opentelemetry::trace::TraceContextExt;
     use opentelemetry_sdk::propagation::TraceContextPropagator;
-    use opentelemetry::propagation::TextMapPropagator;
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn extract(h: &HeaderMap) -> Context {
-        TraceContextPropagator::new().extract_with_context(&Context::new(), &HeaderExtractor::new(h))
+        TraceContextPropagator::new()
+            .extract_with_context(&Context::new(), &HeaderExtractor::new(h))
     }
 
     #[test]
@@ -239,6 +242,9 @@ mod tests {
         let mut map = HashMap::new();
         p.inject_context(&cx, &mut map);
         let back = p.extract_with_context(&Context::new(), &MapExtractor(&map));
-        assert_eq!(back.span().span_context().trace_id(), cx.span().span_context().trace_id());
+        assert_eq!(
+            back.span().span_context().trace_id(),
+            cx.span().span_context().trace_id()
+        );
     }
 }

@@ -1,0 +1,337 @@
+//! A real OTLP trace receiver for tests: gRPC (the `opentelemetry-proto` service definition) and
+//! HTTP/protobuf (`POST /v1/traces`), each on its own thread and runtime on 127.0.0.1.
+//!
+//! It can also misbehave on purpose ([`Mode`]): answer with errors, or accept and never answer.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
+use opentelemetry_proto::tonic::common::v1::KeyValue as ProtoKeyValue;
+use prost::Message;
+
+/// How the receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// Accept and keep the spans.
+    Accept = 0,
+    /// Refuse every export with an error (gRPC `UNAVAILABLE`, HTTP 503).
+    Fail = 1,
+    /// Accept the connection, never answer.
+    Hang = 2,
+}
+
+/// An attribute value as received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(String),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A double.
+    Double(f64),
+    /// An array, as its values.
+    Array(Vec<Value>),
+    /// Anything else.
+    Other,
+}
+
+fn value(v: Option<ProtoValue>) -> Value {
+    match v {
+        Some(ProtoValue::StringValue(s)) => Value::Str(s),
+        Some(ProtoValue::IntValue(i)) => Value::Int(i),
+        Some(ProtoValue::BoolValue(b)) => Value::Bool(b),
+        Some(ProtoValue::DoubleValue(d)) => Value::Double(d),
+        Some(ProtoValue::ArrayValue(a)) => {
+            Value::Array(a.values.into_iter().map(|v| value(v.value)).collect())
+        }
+        _ => Value::Other,
+    }
+}
+
+fn attrs(kvs: Vec<ProtoKeyValue>) -> Vec<(String, Value)> {
+    kvs.into_iter()
+        .map(|kv| (kv.key, value(kv.value.and_then(|v| v.value))))
+        .collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One span as it arrived.
+#[derive(Debug, Clone)]
+pub struct Span {
+    /// Trace id, lower-case hex.
+    pub trace_id: String,
+    /// Span id, lower-case hex.
+    pub span_id: String,
+    /// Parent span id, hex, empty for a root.
+    pub parent_span_id: String,
+    /// Name.
+    pub name: String,
+    /// Kind (OTLP numbering: 1 internal, 2 server, 3 client, 4 producer, 5 consumer).
+    pub kind: i32,
+    /// Status code (0 unset, 1 ok, 2 error).
+    pub status_code: i32,
+    /// Status message.
+    pub status_message: String,
+    /// Attributes.
+    pub attributes: Vec<(String, Value)>,
+    /// The names of the span's events.
+    pub events: Vec<String>,
+    /// Links, as (trace id, span id) hex.
+    pub links: Vec<(String, String)>,
+    /// The resource's attributes.
+    pub resource: Vec<(String, Value)>,
+    /// Start and end, in nanoseconds since the epoch.
+    pub start_end_ns: (u64, u64),
+}
+
+impl Span {
+    /// An attribute's value.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+    /// A resource attribute's value.
+    pub fn resource_attr(&self, key: &str) -> Option<&Value> {
+        self.resource.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    spans: Mutex<Vec<Span>>,
+    requests: AtomicUsize,
+    mode: AtomicU8,
+}
+
+impl State {
+    fn mode(&self) -> Mode {
+        match self.mode.load(Ordering::SeqCst) {
+            1 => Mode::Fail,
+            2 => Mode::Hang,
+            _ => Mode::Accept,
+        }
+    }
+
+    fn take(&self, req: ExportTraceServiceRequest) {
+        let mut out = self.spans.lock().unwrap();
+        for rs in req.resource_spans {
+            let resource = attrs(rs.resource.map(|r| r.attributes).unwrap_or_default());
+            for ss in rs.scope_spans {
+                for s in ss.spans {
+                    out.push(Span {
+                        trace_id: hex(&s.trace_id),
+                        span_id: hex(&s.span_id),
+                        parent_span_id: hex(&s.parent_span_id),
+                        name: s.name,
+                        kind: s.kind,
+                        status_code: s.status.as_ref().map(|st| st.code).unwrap_or(0),
+                        status_message: s.status.map(|st| st.message).unwrap_or_default(),
+                        attributes: attrs(s.attributes),
+                        events: s.events.into_iter().map(|e| e.name).collect(),
+                        links: s
+                            .links
+                            .into_iter()
+                            .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+                            .collect(),
+                        resource: resource.clone(),
+                        start_end_ns: (s.start_time_unix_nano, s.end_time_unix_nano),
+                    });
+                }
+            }
+        }
+    }
+}
+
+struct Grpc(Arc<State>);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.requests.fetch_add(1, Ordering::SeqCst);
+        match self.0.mode() {
+            Mode::Accept => {
+                self.0.take(request.into_inner());
+                Ok(tonic::Response::new(ExportTraceServiceResponse {
+                    partial_success: None,
+                }))
+            }
+            Mode::Fail => Err(tonic::Status::unavailable("receiver refuses on purpose")),
+            Mode::Hang => std::future::pending().await,
+        }
+    }
+}
+
+/// A running receiver.
+#[derive(Clone)]
+pub struct Receiver {
+    state: Arc<State>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+fn spawn_runtime<F, Fut>(make: F) -> (Arc<State>, SocketAddr)
+where
+    F: FnOnce(Arc<State>, std::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let state = Arc::new(State::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("local addr");
+    let st = state.clone();
+    std::thread::Builder::new()
+        .name("otlp-receiver".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(make(st, listener));
+        })
+        .expect("receiver thread");
+    (state, addr)
+}
+
+impl Receiver {
+    /// Starts an OTLP/gRPC receiver (accepts gzip).
+    pub fn grpc() -> Self {
+        let (state, addr) = spawn_runtime(|state, listener| async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let incoming = tokio_stream_from(listener);
+            let svc = TraceServiceServer::new(Grpc(state))
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+            let _ = tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming(incoming)
+                .await;
+        });
+        Self { state, addr }
+    }
+
+    /// Starts an OTLP/HTTP protobuf receiver at `POST /v1/traces` (accepts gzip).
+    pub fn http() -> Self {
+        let (state, addr) = spawn_runtime(|state, listener| async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let app = axum::Router::new().route(
+                "/v1/traces",
+                axum::routing::post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+                    let state = state.clone();
+                    async move { http_export(&state, &headers, body).await }
+                }),
+            );
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { state, addr }
+    }
+
+    /// The endpoint URL for an exporter (`http://127.0.0.1:port`, plus `/v1/traces` for HTTP).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets how the receiver answers from now on.
+    pub fn set_mode(&self, mode: Mode) {
+        self.state.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// Export requests received (answered or not).
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<Span> {
+        self.state.spans.lock().unwrap().clone()
+    }
+
+    /// Waits (polling, up to `timeout`) until `ready` holds for the received spans.
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&[Span]) -> bool,
+    ) -> Vec<Span> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let spans = self.spans();
+            if ready(&spans) || Instant::now() > deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+async fn http_export(
+    state: &State,
+    headers: &axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> (axum::http::StatusCode, Vec<u8>) {
+    use axum::http::StatusCode;
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    match state.mode() {
+        Mode::Fail => return (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
+        Mode::Hang => std::future::pending().await,
+        Mode::Accept => {}
+    }
+    let gzip = headers
+        .get("content-encoding")
+        .map(|v| v.as_bytes() == b"gzip")
+        .unwrap_or(false);
+    let raw = if gzip {
+        use std::io::Read;
+        let mut out = Vec::new();
+        if flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .is_err()
+        {
+            return (StatusCode::BAD_REQUEST, Vec::new());
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    match ExportTraceServiceRequest::decode(&raw[..]) {
+        Ok(req) => {
+            state.take(req);
+            let resp = ExportTraceServiceResponse {
+                partial_success: None,
+            };
+            (StatusCode::OK, resp.encode_to_vec())
+        }
+        Err(_) => (StatusCode::BAD_REQUEST, Vec::new()),
+    }
+}
+
+fn tokio_stream_from(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    tokio_stream::wrappers::TcpListenerStream::new(listener)
+}

@@ -1,0 +1,264 @@
+//! The `console` exporter: each finished trace printed as an indented waterfall.
+//!
+//! ```text
+//! trace 4bf92f3577b34da6a3ce929d0e0e4736 · GET /users/{id} · 12.41 ms
+//!   GET /users/{id}        SERVER   +0.00 ms   12.41 ms |####################| 200
+//!     GET user:42          CLIENT   +0.31 ms    0.12 ms |#                   | miss
+//!     SELECT users         CLIENT   +0.52 ms    2.90 ms | #####              |
+//!     GET /inventory       CLIENT   +3.60 ms    8.10 ms |      ############# | 500 ✗ 500
+//! ```
+//!
+//! Spans are held until their trace's local root ends, then printed together. Spans of a trace
+//! that finish after its root (a queue consumer, a detached task) are printed as a continuation.
+//! At most [`MAX_PENDING_TRACES`] unfinished traces are held; the oldest is printed early beyond that.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::Value;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+/// Unfinished traces held at most.
+pub const MAX_PENDING_TRACES: usize = 1024;
+const BAR: usize = 24;
+const NAME_WIDTH: usize = 36;
+
+/// Where the waterfall is written.
+pub type SharedWriter = Arc<Mutex<dyn Write + Send>>;
+
+/// The console exporter.
+#[derive(Clone)]
+pub struct ConsoleExporter {
+    writer: SharedWriter,
+    pending: Arc<Mutex<Pending>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    traces: HashMap<TraceId, Vec<SpanData>>,
+    order: Vec<TraceId>,
+    printed: Vec<TraceId>,
+}
+
+impl std::fmt::Debug for ConsoleExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsoleExporter")
+    }
+}
+
+impl Default for ConsoleExporter {
+    fn default() -> Self {
+        Self::new(Arc::new(Mutex::new(std::io::stdout())))
+    }
+}
+
+impl ConsoleExporter {
+    /// A console exporter writing to `writer`.
+    pub fn new(writer: SharedWriter) -> Self {
+        Self {
+            writer,
+            pending: Arc::default(),
+        }
+    }
+
+    fn accept(&self, batch: Vec<SpanData>) -> Vec<(Vec<SpanData>, bool)> {
+        let mut ready = Vec::new();
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for span in batch {
+            let tid = span.span_context.trace_id();
+            let is_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+            if !p.traces.contains_key(&tid) {
+                p.order.push(tid);
+            }
+            p.traces.entry(tid).or_default().push(span);
+            if is_root {
+                let spans = p.traces.remove(&tid).unwrap_or_default();
+                p.order.retain(|t| *t != tid);
+                let continued = p.printed.contains(&tid);
+                if !continued {
+                    p.printed.push(tid);
+                    if p.printed.len() > MAX_PENDING_TRACES {
+                        p.printed.remove(0);
+                    }
+                }
+                ready.push((spans, continued));
+            }
+        }
+        while p.order.len() > MAX_PENDING_TRACES {
+            let oldest = p.order.remove(0);
+            if let Some(spans) = p.traces.remove(&oldest) {
+                ready.push((spans, false));
+            }
+        }
+        ready
+    }
+
+    fn flush_pending(&self) {
+        let rest: Vec<Vec<SpanData>> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.order.clear();
+            p.traces.drain().map(|(_, v)| v).collect()
+        };
+        for spans in rest {
+            self.print(&render(&spans, true));
+        }
+    }
+
+    fn print(&self, text: &str) {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = w.write_all(text.as_bytes());
+        let _ = w.flush();
+    }
+}
+
+impl SpanExporter for ConsoleExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        for (spans, continued) in self.accept(batch) {
+            self.print(&render(&spans, continued));
+        }
+        Ok(())
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.flush_pending();
+        Ok(())
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn since(a: SystemTime, b: SystemTime) -> Duration {
+    b.duration_since(a).unwrap_or_default()
+}
+
+fn kind(k: &SpanKind) -> &'static str {
+    match k {
+        SpanKind::Server => "SERVER",
+        SpanKind::Client => "CLIENT",
+        SpanKind::Producer => "PRODUCER",
+        SpanKind::Consumer => "CONSUMER",
+        SpanKind::Internal => "",
+    }
+}
+
+fn attr<'a>(s: &'a SpanData, key: &str) -> Option<&'a Value> {
+    s.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+fn key_facts(s: &SpanData) -> String {
+    let mut out = String::new();
+    if let Some(v) = attr(s, "http.response.status_code") {
+        let _ = write!(out, " {v}");
+    }
+    if let Some(Value::Bool(hit)) = attr(s, "db.redis.cache_hit") {
+        out.push_str(if *hit { " hit" } else { " miss" });
+    }
+    if let Some(v) = attr(s, "db.response.returned_rows") {
+        let _ = write!(out, " rows={v}");
+    }
+    if let Status::Error { description } = &s.status {
+        let et = attr(s, "error.type")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let _ = write!(out, " ✗ {et}");
+        if !description.is_empty() {
+            let d: String = description.chars().take(80).collect();
+            let _ = write!(out, " ({d})");
+        }
+    }
+    out
+}
+
+/// Renders a trace's spans as a waterfall.
+pub fn render(spans: &[SpanData], continued: bool) -> String {
+    let mut out = String::new();
+    if spans.is_empty() {
+        return out;
+    }
+    let start = spans
+        .iter()
+        .map(|s| s.start_time)
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let end = spans.iter().map(|s| s.end_time).max().unwrap_or(start);
+    let total = since(start, end).max(Duration::from_micros(1));
+    let ids: Vec<SpanId> = spans.iter().map(|s| s.span_context.span_id()).collect();
+    let mut roots: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| !ids.contains(&s.parent_span_id))
+        .collect();
+    roots.sort_by_key(|s| s.start_time);
+    let title = roots.first().map(|r| r.name.as_ref()).unwrap_or("");
+    let _ = writeln!(
+        out,
+        "trace {}{} · {} · {:.2} ms",
+        spans[0].span_context.trace_id(),
+        if continued { " (continued)" } else { "" },
+        title,
+        ms(total)
+    );
+    for r in roots {
+        line(&mut out, spans, r, 1, start, total);
+    }
+    out
+}
+
+fn line(
+    out: &mut String,
+    spans: &[SpanData],
+    s: &SpanData,
+    depth: usize,
+    t0: SystemTime,
+    total: Duration,
+) {
+    let offset = since(t0, s.start_time);
+    let dur = since(s.start_time, s.end_time);
+    let from = ((offset.as_secs_f64() / total.as_secs_f64()) * BAR as f64) as usize;
+    let len = (((dur.as_secs_f64() / total.as_secs_f64()) * BAR as f64).ceil() as usize).max(1);
+    let from = from.min(BAR - 1);
+    let len = len.min(BAR - from);
+    let bar: String = (0..BAR)
+        .map(|i| {
+            if i >= from && i < from + len {
+                '#'
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let indent = "  ".repeat(depth);
+    let mut name = format!("{indent}{}", s.name);
+    if name.chars().count() > NAME_WIDTH {
+        name = name.chars().take(NAME_WIDTH - 1).collect::<String>() + "…";
+    }
+    let _ = writeln!(
+        out,
+        "{name:<NAME_WIDTH$} {:<8} +{:>8.2} ms {:>9.2} ms |{bar}|{}",
+        kind(&s.span_kind),
+        ms(offset),
+        ms(dur),
+        key_facts(s)
+    );
+    let mut children: Vec<&SpanData> = spans
+        .iter()
+        .filter(|c| c.parent_span_id == s.span_context.span_id())
+        .collect();
+    children.sort_by_key(|c| c.start_time);
+    for c in children {
+        line(out, spans, c, depth + 1, t0, total);
+    }
+}

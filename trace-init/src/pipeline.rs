@@ -1,0 +1,476 @@
+//! Building and installing the pipeline; the guard that shuts it down.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry::global;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler as SdkSampler, SdkTracerProvider, SpanLimits,
+};
+use trace_core::propagation::{B3Encoding, B3Propagator, JaegerPropagator};
+use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
+
+use crate::console::{ConsoleExporter, SharedWriter};
+use crate::logs::CorrelatedFormat;
+use crate::settings::{
+    BatchSettings, Exporter, LogFormat, Propagator, Protocol, Sampler, Settings,
+};
+
+/// Why the pipeline could not be installed.
+#[derive(Debug)]
+pub enum InitError {
+    /// A global `tracing` subscriber was already set.
+    SubscriberAlreadySet,
+    /// The exporter could not be built (the message says why).
+    Exporter(String),
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SubscriberAlreadySet => f.write_str("a global tracing subscriber is already set"),
+            Self::Exporter(m) => write!(f, "the span exporter could not be built: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+/// Installs the pipeline configured by the `OTEL_*` variables. Same as `builder().init()`.
+pub fn init() -> Result<Guard, InitError> {
+    builder().init()
+}
+
+/// A builder starting from the `OTEL_*` variables; settings made in code take precedence.
+pub fn builder() -> Builder {
+    let (settings, warnings) = Settings::from_env();
+    Builder {
+        settings,
+        warnings,
+        code_service_name: None,
+        install_subscriber: true,
+        console_writer: None,
+    }
+}
+
+/// Settings in code on top of the environment. See [`builder`].
+#[must_use]
+pub struct Builder {
+    settings: Settings,
+    warnings: Vec<String>,
+    code_service_name: Option<String>,
+    install_subscriber: bool,
+    console_writer: Option<SharedWriter>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Starts from explicit settings instead of the environment.
+    pub fn from_settings(settings: Settings) -> Self {
+        Self {
+            settings,
+            warnings: Vec::new(),
+            code_service_name: None,
+            install_subscriber: true,
+            console_writer: None,
+        }
+    }
+
+    /// The settings as they stand.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The warnings about invalid variables (also logged by [`init`](Self::init)).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// `service.name`, used when `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` do not set one.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.code_service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.settings.service_version = Some(version.into());
+        self
+    }
+
+    /// `deployment.environment.name`.
+    pub fn environment(mut self, env: impl Into<String>) -> Self {
+        self.settings.environment = Some(env.into());
+        self
+    }
+
+    /// The exporter.
+    pub fn exporter(mut self, exporter: Exporter) -> Self {
+        self.settings.exporter = exporter;
+        self
+    }
+
+    /// The OTLP endpoint (used as is) and protocol.
+    pub fn otlp(mut self, protocol: Protocol, endpoint: impl Into<String>) -> Self {
+        self.settings.exporter = Exporter::Otlp;
+        self.settings.protocol = protocol;
+        self.settings.endpoint = endpoint.into();
+        self
+    }
+
+    /// The sampler.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.settings.sampler = sampler;
+        self
+    }
+
+    /// The propagators.
+    pub fn propagators(mut self, propagators: Vec<Propagator>) -> Self {
+        self.settings.propagators = propagators;
+        self
+    }
+
+    /// The batch processor settings.
+    pub fn batch(mut self, batch: BatchSettings) -> Self {
+        self.settings.batch = batch;
+        self
+    }
+
+    /// JSON log lines instead of human ones.
+    pub fn json_logs(mut self, json: bool) -> Self {
+        self.settings.log_format = if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Human
+        };
+        self
+    }
+
+    /// The log filter directives, when `RUST_LOG` is not set.
+    pub fn default_log_filter(mut self, directives: &str) -> Self {
+        if std::env::var("RUST_LOG")
+            .map(|v| v.trim().is_empty())
+            .unwrap_or(true)
+        {
+            self.settings.log_filter = directives.to_owned();
+        }
+        self
+    }
+
+    /// How long dropping the guard may wait for the last spans to be exported (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Where the console exporter writes (default: standard output).
+    pub fn console_writer(mut self, writer: SharedWriter) -> Self {
+        self.console_writer = Some(writer);
+        self
+    }
+
+    /// Whether to install the global `tracing` subscriber (default true). Without it, only the
+    /// tracer provider and propagator are installed; compose your own subscriber with
+    /// [`Guard::otel_layer`].
+    pub fn install_subscriber(mut self, install: bool) -> Self {
+        self.install_subscriber = install;
+        self
+    }
+
+    /// Builds and installs the pipeline.
+    pub fn init(self) -> Result<Guard, InitError> {
+        let Builder {
+            settings,
+            warnings,
+            code_service_name,
+            install_subscriber,
+            console_writer,
+        } = self;
+        if let Some(n) = settings.limits.attribute_value_length {
+            trace_core::limits::set_max_value_len(n);
+        }
+        let mut guard = Guard {
+            provider: None,
+            runtime: None,
+            timeout: settings.shutdown_timeout,
+        };
+        let provider = build_provider(
+            &settings,
+            code_service_name.as_deref(),
+            console_writer,
+            &mut guard,
+        )?;
+        global::set_tracer_provider(provider.clone());
+        global::set_text_map_propagator(propagator(&settings.propagators));
+        guard.provider = Some(provider);
+        if install_subscriber {
+            let filter = EnvFilter::try_new(&settings.log_filter)
+                .unwrap_or_else(|_| EnvFilter::new(crate::settings::DEFAULT_LOG_FILTER));
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let fmt = tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .event_format(CorrelatedFormat::new(settings.log_format, ansi));
+            let subscriber = tracing_subscriber::registry()
+                .with(filter)
+                .with(guard.otel_layer())
+                .with(trace_core::events::SpanEventsLayer::new())
+                .with(fmt);
+            tracing::subscriber::set_global_default(subscriber)
+                .map_err(|_| InitError::SubscriberAlreadySet)?;
+            if EnvFilter::try_new(&settings.log_filter).is_err() {
+                tracing::warn!(
+                    "RUST_LOG={:?} is not a valid filter; using the default ({})",
+                    settings.log_filter,
+                    crate::settings::DEFAULT_LOG_FILTER
+                );
+            }
+        }
+        for w in &warnings {
+            tracing::warn!(target: "trace_init", "{w}");
+            if !install_subscriber {
+                eprintln!("trace-init: {w}");
+            }
+        }
+        Ok(guard)
+    }
+}
+
+fn is_exporter_internal(target: &str) -> bool {
+    [
+        "h2",
+        "hyper",
+        "hyper_util",
+        "tonic",
+        "tower",
+        "reqwest",
+        "opentelemetry",
+        "opentelemetry_sdk",
+        "opentelemetry_otlp",
+    ]
+    .iter()
+    .any(|t| target == *t || (target.starts_with(t) && target[t.len()..].starts_with("::")))
+}
+
+fn sdk_sampler(s: Sampler) -> SdkSampler {
+    match s {
+        Sampler::AlwaysOn => SdkSampler::AlwaysOn,
+        Sampler::AlwaysOff => SdkSampler::AlwaysOff,
+        Sampler::TraceIdRatio(r) => SdkSampler::TraceIdRatioBased(r),
+        Sampler::ParentBasedAlwaysOn => SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOn)),
+        Sampler::ParentBasedAlwaysOff => SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOff)),
+        Sampler::ParentBasedTraceIdRatio(r) => {
+            SdkSampler::ParentBased(Box::new(SdkSampler::TraceIdRatioBased(r)))
+        }
+    }
+}
+
+/// The composite propagator for a list of propagator names.
+pub fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
+    let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = list
+        .iter()
+        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match p {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+                Propagator::B3 => Box::new(B3Propagator::new(B3Encoding::Single)),
+                Propagator::B3Multi => Box::new(B3Propagator::new(B3Encoding::Multiple)),
+                Propagator::Jaeger => Box::new(JaegerPropagator::new()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(parts)
+}
+
+fn batch_processor<E>(exporter: E, b: &BatchSettings) -> BatchSpanProcessor
+where
+    E: opentelemetry_sdk::trace::SpanExporter + 'static,
+{
+    let config = BatchConfigBuilder::default()
+        .with_scheduled_delay(b.schedule_delay)
+        .with_max_queue_size(b.max_queue_size)
+        .with_max_export_batch_size(b.max_export_batch_size)
+        .build();
+    BatchSpanProcessor::builder(exporter)
+        .with_batch_config(config)
+        .build()
+}
+
+/// One export may take at most the exporter timeout, and at most the batch export timeout
+/// (the SDK's thread-based batch processor has no timeout of its own, so it is applied here).
+fn export_timeout(s: &Settings) -> Duration {
+    s.timeout.min(s.batch.export_timeout)
+}
+
+fn build_provider(
+    s: &Settings,
+    code_service_name: Option<&str>,
+    console_writer: Option<SharedWriter>,
+    guard: &mut Guard,
+) -> Result<SdkTracerProvider, InitError> {
+    let limits = SpanLimits {
+        max_attributes_per_span: s.limits.attribute_count,
+        max_events_per_span: s.limits.event_count,
+        max_links_per_span: s.limits.link_count,
+        ..SpanLimits::default()
+    };
+    let mut b = SdkTracerProvider::builder()
+        .with_resource(crate::resource::build(s, code_service_name))
+        .with_sampler(sdk_sampler(s.sampler))
+        .with_span_limits(limits);
+    if s.disabled {
+        return Ok(b.with_sampler(SdkSampler::AlwaysOff).build());
+    }
+    match s.exporter {
+        Exporter::None => {}
+        Exporter::Console => {
+            let exporter = match console_writer {
+                Some(w) => ConsoleExporter::new(w),
+                None => ConsoleExporter::default(),
+            };
+            let mut batch = s.batch;
+            batch.schedule_delay = batch.schedule_delay.min(Duration::from_millis(200));
+            b = b.with_span_processor(batch_processor(exporter, &batch));
+        }
+        Exporter::Otlp => match s.protocol {
+            Protocol::Grpc => {
+                // The gRPC client runs on a small runtime of its own, so export never competes
+                // with the application's runtime and still works while that one shuts down.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("otlp-export")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| InitError::Exporter(e.to_string()))?;
+                let exporter = {
+                    let _enter = rt.enter();
+                    let mut metadata = tonic::metadata::MetadataMap::new();
+                    for (k, v) in &s.headers {
+                        if let (Ok(k), Ok(v)) = (
+                            tonic::metadata::MetadataKey::from_bytes(
+                                k.to_ascii_lowercase().as_bytes(),
+                            ),
+                            v.parse(),
+                        ) {
+                            metadata.insert(k, v);
+                        }
+                    }
+                    let mut eb = opentelemetry_otlp::SpanExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(s.endpoint.clone())
+                        .with_timeout(export_timeout(s))
+                        .with_metadata(metadata);
+                    if s.gzip {
+                        eb = eb.with_compression(opentelemetry_otlp::Compression::Gzip);
+                    }
+                    eb.build().map_err(|e| InitError::Exporter(e.to_string()))?
+                };
+                guard.runtime = Some(rt);
+                b = b.with_span_processor(batch_processor(exporter, &s.batch));
+            }
+            Protocol::HttpProtobuf => {
+                let headers: HashMap<String, String> = s.headers.iter().cloned().collect();
+                let mut eb = opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(s.endpoint.clone())
+                    .with_timeout(export_timeout(s))
+                    .with_headers(headers);
+                if s.gzip {
+                    eb = eb.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                let exporter = eb.build().map_err(|e| InitError::Exporter(e.to_string()))?;
+                b = b.with_span_processor(batch_processor(exporter, &s.batch));
+            }
+        },
+    }
+    Ok(b.build())
+}
+
+/// Keeps the pipeline alive; flushes and shuts it down when dropped, waiting at most the shutdown
+/// timeout (an unreachable collector cannot hold the exit longer).
+#[must_use = "dropping the guard shuts the pipeline down"]
+pub struct Guard {
+    provider: Option<SdkTracerProvider>,
+    runtime: Option<tokio::runtime::Runtime>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// The installed tracer provider.
+    pub fn provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// The `tracing` → OpenTelemetry bridge layer on this pipeline, with the lean settings (no
+    /// thread, location, target or busy/idle attributes), for composing your own subscriber.
+    /// Exporter internals (h2, hyper, tonic, reqwest, opentelemetry) are filtered out of it so
+    /// exporting never makes spans of its own.
+    pub fn otel_layer<S>(&self) -> impl Layer<S> + 'static
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        let tracer = match &self.provider {
+            Some(p) => p.tracer("tracing"),
+            None => SdkTracerProvider::builder().build().tracer("tracing"),
+        };
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_target(false)
+            .with_filter(filter_fn(|meta| !is_exporter_internal(meta.target())))
+    }
+
+    /// Exports every finished span now.
+    pub fn force_flush(&self) {
+        if let Some(p) = &self.provider {
+            let _ = p.force_flush();
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown_with_timeout(self.timeout);
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exporter_internals_are_recognised() {
+        assert!(is_exporter_internal("h2::codec"));
+        assert!(is_exporter_internal("tonic"));
+        assert!(!is_exporter_internal("tower_trace::service"));
+        assert!(!is_exporter_internal("my_app"));
+    }
+}

@@ -1,0 +1,72 @@
+//! Dropping the guard: every span reaches a live collector; a dead or silent one cannot hold the
+//! exit beyond the shutdown timeout.
+
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::{Tracer, TracerProvider as _};
+use test_support::{Mode, Receiver};
+use trace_init::settings::BatchSettings;
+use trace_init::Protocol;
+
+fn pipeline(protocol: Protocol, endpoint: String, timeout: Duration) -> trace_init::Guard {
+    trace_init::builder()
+        .otlp(protocol, endpoint)
+        .install_subscriber(false)
+        .batch(BatchSettings {
+            export_timeout: Duration::from_millis(500),
+            ..BatchSettings::default()
+        })
+        .shutdown_timeout(timeout)
+        .init()
+        .expect("pipeline")
+}
+
+fn make_spans(guard: &trace_init::Guard, n: usize) {
+    let tracer = guard.provider().unwrap().tracer("shutdown-test");
+    for i in 0..n {
+        tracer.in_span(format!("op {i}"), |_| {});
+    }
+}
+
+#[test]
+fn nothing_is_lost_on_shutdown_with_a_live_collector() {
+    for (protocol, receiver) in [
+        (Protocol::Grpc, Receiver::grpc()),
+        (Protocol::HttpProtobuf, Receiver::http()),
+    ] {
+        let endpoint = match protocol {
+            Protocol::Grpc => receiver.endpoint(),
+            Protocol::HttpProtobuf => format!("{}/v1/traces", receiver.endpoint()),
+        };
+        let guard = pipeline(protocol, endpoint, Duration::from_secs(10));
+        make_spans(&guard, 1500);
+        drop(guard);
+        assert_eq!(receiver.spans().len(), 1500, "{protocol:?}");
+    }
+}
+
+#[test]
+fn a_dead_or_silent_collector_does_not_hold_the_exit() {
+    // nothing listens on this port
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let silent = Receiver::grpc();
+    silent.set_mode(Mode::Hang);
+    for (protocol, endpoint) in [
+        (Protocol::Grpc, dead.clone()),
+        (Protocol::HttpProtobuf, format!("{dead}/v1/traces")),
+        (Protocol::Grpc, silent.endpoint()),
+    ] {
+        let guard = pipeline(protocol, endpoint.clone(), Duration::from_secs(1));
+        make_spans(&guard, 100);
+        let started = Instant::now();
+        drop(guard);
+        // bounded by the 1 s shutdown timeout (generous margin for a loaded 2-core machine)
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{protocol:?} {endpoint}: shutdown took {:?}",
+            started.elapsed()
+        );
+    }
+}
