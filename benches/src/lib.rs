@@ -1,1 +1,71 @@
-//! Benchmarks live in benches/.
+//! Shared set-up for the benchmarks: one batch pipeline that discards what it exports, installed
+//! globally with the `tracing` bridge, so every variant pays the same export cost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use trace_core::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// An exporter that counts spans and drops them.
+#[derive(Debug, Clone, Default)]
+pub struct Discard(pub Arc<AtomicU64>);
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _t: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// The installed pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The provider.
+    pub provider: SdkTracerProvider,
+    /// Spans exported (and discarded) so far.
+    pub exported: Arc<AtomicU64>,
+}
+
+/// Installs, once per process: a provider with the default sampler (parent-based always-on) and a
+/// batch processor with default settings into [`Discard`]; the W3C propagators; and a global
+/// subscriber with the `tracing-opentelemetry` bridge (lean settings) and trace-core's events layer.
+pub fn install() -> &'static Pipeline {
+    static P: OnceLock<Pipeline> = OnceLock::new();
+    P.get_or_init(|| {
+        let exported = Arc::new(AtomicU64::new(0));
+        let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(BatchSpanProcessor::builder(Discard(exported.clone())).build())
+            .with_sampler(sampler.to_sdk())
+            .with_id_generator(PresetIdGenerator::default())
+            .build();
+        // as trace-init does: adapters use the SDK tracer and decide sampling up front
+        trace_core::tracer::register(&provider, Some(sampler), true);
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(trace_core::propagation::W3CTraceContext::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("tracing"))
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_target(false);
+        let subscriber = tracing_subscriber::registry()
+            .with(otel)
+            .with(trace_core::events::SpanEventsLayer::new());
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        Pipeline { provider, exported }
+    })
+}

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use http::HeaderName;
-use opentelemetry::global::BoxedTracer;
 use trace_core::http_server::HttpServerSchema;
+use trace_core::tracer::Tracer;
 
 /// Decides per request whether the endpoint is public (its caller's trace context is not trusted).
 pub type PublicEndpointFn = Arc<dyn Fn(&http::request::Parts) -> bool + Send + Sync>;
 
 pub(crate) struct Config {
-    pub(crate) tracer: BoxedTracer,
+    pub(crate) tracer: Tracer,
     pub(crate) schema: HttpServerSchema,
     pub(crate) trace_id_header: Option<HeaderName>,
     pub(crate) excluded: Vec<Box<str>>,

@@ -75,7 +75,8 @@ impl<F> ResponseFuture<F> {
 fn trace_id_header<B>(config: &Config, trace_id: TraceId, res: &mut Response<B>) {
     if let Some(name) = &config.trace_id_header {
         if trace_id != TraceId::INVALID {
-            if let Ok(v) = HeaderValue::from_str(&trace_id.to_string()) {
+            let hex = trace_core::intern::trace_id_hex(trace_id);
+            if let Ok(v) = HeaderValue::from_bytes(&hex) {
                 res.headers_mut().insert(name.clone(), v);
             }
         }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use http::HeaderName;
-use opentelemetry::global::BoxedTracer;
 use tower_layer::Layer;
 use trace_core::http_server::HttpServerSchema;
 use trace_core::redact::{HeaderCapture, UrlRedaction};
+use trace_core::tracer::Tracer;
 
 use crate::config::{Config, Public, PublicEndpointFn};
 use crate::service::TraceService;
@@ -56,7 +56,7 @@ impl TraceLayer {
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
-                tracer: trace_core::span::tracer("tower-trace"),
+                tracer: Tracer::new("tower-trace"),
                 schema: HttpServerSchema::default(),
                 trace_id_header: Some(HeaderName::from_static(DEFAULT_TRACE_ID_HEADER)),
                 excluded: Vec::new(),
@@ -73,8 +73,8 @@ impl TraceLayer {
         self
     }
 
-    /// Uses `tracer` instead of the global provider's.
-    pub fn with_tracer(self, tracer: BoxedTracer) -> Self {
+    /// Uses `tracer` instead of the registered pipeline's (or the global provider's).
+    pub fn with_tracer(self, tracer: Tracer) -> Self {
         self.update(|c| c.tracer = tracer)
     }
 

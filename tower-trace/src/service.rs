@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
-use opentelemetry::trace::{Link, TraceContextExt};
+use opentelemetry::trace::{Link, Span as _, TraceContextExt};
 use opentelemetry::Context;
 use tower_service::Service;
 use trace_core::http_server::IncomingRequest;
@@ -54,16 +54,10 @@ fn peer<B>(req: &Request<B>) -> Option<SocketAddr> {
     req.extensions().get::<crate::PeerAddr>().map(|p| p.0)
 }
 
-fn is_public<B>(public: &Public, req: Request<B>) -> (bool, Request<B>) {
-    match public {
-        Public::No => (false, req),
-        Public::Always => (true, req),
-        Public::When(f) => {
-            let (parts, body) = req.into_parts();
-            let p = f(&parts);
-            (p, Request::from_parts(parts, body))
-        }
-    }
+fn decide_public<B>(f: &crate::config::PublicEndpointFn, req: Request<B>) -> (bool, Request<B>) {
+    let (parts, body) = req.into_parts();
+    let p = f(&parts);
+    (p, Request::from_parts(parts, body))
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
@@ -81,7 +75,11 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let (public, req) = is_public(&config.public, req);
+        let (public, req) = match &config.public {
+            Public::No => (false, req),
+            Public::Always => (true, req),
+            Public::When(f) => decide_public(f, req),
+        };
         let remote = extract_from_headers(req.headers());
         let key = route(&req).unwrap_or_else(|| req.uri().path());
 
@@ -124,11 +122,17 @@ where
             &parent,
             links,
         );
-        let cx = parent.with_span(span);
+        let recording = span.is_recording();
+        let trace_id = span.span_context().trace_id();
+        let cx = span.into_context(&parent);
         let fut = {
             let _g = cx.clone().attach();
             self.inner.call(req)
         };
-        ResponseFuture::traced(fut, cx, config.clone())
+        if recording {
+            ResponseFuture::traced(fut, cx, config.clone())
+        } else {
+            ResponseFuture::unsampled(fut, cx, trace_id, config.clone())
+        }
     }
 }

@@ -9,10 +9,12 @@
 
 use std::borrow::Cow;
 
-use opentelemetry::trace::{Span, SpanKind, Tracer};
+use opentelemetry::trace::{Span, SpanKind};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
+use crate::intern::HOSTS;
+use crate::tracer::{SpanHandle, Tracer};
 
 /// One database operation, as the span records it. Text fields must already be sanitised.
 #[derive(Debug, Clone, Default)]
@@ -55,28 +57,25 @@ fn owned(s: &str) -> StringValue {
     StringValue::from(s.to_string())
 }
 
-/// Starts a database client span under `parent`.
-pub fn start<T: Tracer>(tracer: &T, op: &DbOperation<'_>, parent: &Context) -> T::Span {
-    let mut a: Vec<KeyValue> = Vec::with_capacity(10);
-    a.push(DB_SYSTEM_NAME.kv(op.system));
-    if let Some(o) = &op.operation {
-        a.push(DB_OPERATION_NAME.kv(owned(o)));
-    }
-    if let Some(c) = &op.collection {
-        a.push(DB_COLLECTION_NAME.kv(owned(c)));
-    }
-    let builder = tracer
-        .span_builder(op.span_name())
-        .with_kind(SpanKind::Client)
-        .with_attributes(a);
-    let mut span = tracer.build_with_context(builder, parent);
-    if span.is_recording() {
-        let mut a: Vec<KeyValue> = Vec::with_capacity(10);
+/// Starts a database client span under `parent` (attributes built only when it will record).
+pub fn start(tracer: &Tracer, op: &DbOperation<'_>, parent: &Context) -> SpanHandle {
+    let head = || {
+        let mut a: Vec<KeyValue> = Vec::with_capacity(12);
+        a.push(DB_SYSTEM_NAME.kv(op.system));
+        if let Some(o) = &op.operation {
+            a.push(DB_OPERATION_NAME.kv(owned(o)));
+        }
+        if let Some(c) = &op.collection {
+            a.push(DB_COLLECTION_NAME.kv(owned(c)));
+        }
+        (op.span_name(), a)
+    };
+    tracer.start(SpanKind::Client, parent, Vec::new(), head, |a| {
         if let Some(ns) = op.namespace {
-            a.push(DB_NAMESPACE.kv(ns.to_owned()));
+            a.push(DB_NAMESPACE.kv(HOSTS.value(ns)));
         }
         if let Some(h) = op.server_address {
-            a.push(SERVER_ADDRESS.kv(h.to_owned()));
+            a.push(SERVER_ADDRESS.kv(HOSTS.value(h)));
         }
         if let Some(p) = op.server_port {
             a.push(SERVER_PORT.kv(i64::from(p)));
@@ -91,9 +90,7 @@ pub fn start<T: Tracer>(tracer: &T, op: &DbOperation<'_>, parent: &Context) -> T
             a.push(DB_OPERATION_BATCH_SIZE.kv(b as i64));
         }
         a.extend_from_slice(crate::context_attributes::of(parent));
-        span.set_attributes(a);
-    }
-    span
+    })
 }
 
 /// Records a database failure: `db.response.status_code` (SQLSTATE, Redis error prefix) when

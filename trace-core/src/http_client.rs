@@ -9,13 +9,15 @@
 use std::borrow::Cow;
 
 use http::{HeaderMap, Method, StatusCode, Version};
-use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
+use opentelemetry::trace::{Span, SpanKind, Status};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
 use crate::http_common::{normalize_method, protocol_version};
+use crate::intern::HOSTS;
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
+use crate::tracer::{SpanHandle, Tracer};
 
 /// What the client span family records beyond the required attributes.
 #[derive(Debug, Clone, Default)]
@@ -84,32 +86,29 @@ impl TransportError {
 }
 
 impl HttpClientSchema {
-    /// Starts the client span under `parent`.
-    pub fn start<T: Tracer>(
+    /// Starts the client span under `parent` (attributes built only when it will record).
+    pub fn start(
         &self,
-        tracer: &T,
+        tracer: &Tracer,
         req: &OutgoingRequest<'_>,
         parent: &Context,
-    ) -> T::Span {
+    ) -> SpanHandle {
         let method = normalize_method(req.method);
-        let name: Cow<'static, str> = match req.template {
-            Some(t) => Cow::Owned(format!("{} {}", method.name_part(), t)),
-            None => Cow::Owned(method.name_part().to_owned()),
+        let head = || {
+            let name: Cow<'static, str> = match req.template {
+                Some(t) => Cow::Owned(format!("{} {}", method.name_part(), t)),
+                None => Cow::Owned(method.name_part().to_owned()),
+            };
+            let mut attrs = Vec::with_capacity(16);
+            attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
+            attrs.push(SERVER_ADDRESS.kv(HOSTS.value(&truncate(req.host))));
+            if let Some(p) = req.port {
+                attrs.push(SERVER_PORT.kv(i64::from(p)));
+            }
+            (name, attrs)
         };
-        let mut attrs = Vec::with_capacity(12);
-        attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized));
-        attrs.push(SERVER_ADDRESS.kv(truncate(req.host).into_owned()));
-        if let Some(p) = req.port {
-            attrs.push(SERVER_PORT.kv(i64::from(p)));
-        }
-        let builder = tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attrs);
-        let mut span = tracer.build_with_context(builder, parent);
-        if span.is_recording() {
-            let mut a = Vec::with_capacity(10);
-            if let Some(orig) = method.original {
+        tracer.start(SpanKind::Client, parent, Vec::new(), head, |a| {
+            if let Some(orig) = method.original.clone() {
                 a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
             }
             a.push(URL_FULL.kv(truncate(&self.url_redaction.redact_url(req.url)).into_owned()));
@@ -120,11 +119,9 @@ impl HttpClientSchema {
             if req.resend_count > 0 {
                 a.push(HTTP_REQUEST_RESEND_COUNT.kv(i64::from(req.resend_count)));
             }
-            self.request_headers.capture_into(req.headers, &mut a);
+            self.request_headers.capture_into(req.headers, a);
             a.extend_from_slice(crate::context_attributes::of(parent));
-            span.set_attributes(a);
-        }
-        span
+        })
     }
 
     /// Records a response: status code, protocol version, captured headers, and the client status

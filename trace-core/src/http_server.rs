@@ -10,16 +10,18 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use http::{HeaderMap, Method, StatusCode, Uri, Version};
-use opentelemetry::trace::{Link, Span, SpanKind, SpanRef, Status, Tracer};
+use http::{header, HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
+use opentelemetry::trace::{Link, SpanKind, SpanRef, Status};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
 use crate::http_common::{
     default_port, normalize_method, protocol_version, split_host_port, MethodInfo,
 };
+use crate::intern::{host_value, ip_value, route_name, route_value};
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
+use crate::tracer::{SpanHandle, Tracer};
 
 /// What the server span family records beyond the required attributes.
 #[derive(Debug, Clone, Default)]
@@ -77,19 +79,43 @@ pub fn span_name(method: &Method, route: Option<&str>) -> Cow<'static, str> {
 
 fn name_for(m: &MethodInfo, route: Option<&str>) -> Cow<'static, str> {
     match route {
-        Some(r) => Cow::Owned(format!("{} {}", m.name_part(), r)),
+        Some(r) => match route_name(m.name_part(), r) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!("{} {}", m.name_part(), r)),
+        },
         None if m.is_other() => Cow::Borrowed("HTTP"),
-        None => Cow::Owned(m.name_part().to_owned()),
+        None => match m.normalized.as_str() {
+            "GET" => Cow::Borrowed("GET"),
+            "POST" => Cow::Borrowed("POST"),
+            "PUT" => Cow::Borrowed("PUT"),
+            "DELETE" => Cow::Borrowed("DELETE"),
+            "PATCH" => Cow::Borrowed("PATCH"),
+            "HEAD" => Cow::Borrowed("HEAD"),
+            "OPTIONS" => Cow::Borrowed("OPTIONS"),
+            other => Cow::Owned(other.to_owned()),
+        },
     }
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn static_scheme(s: &str) -> StringValue {
+    match s {
+        "http" => StringValue::from("http"),
+        "https" => StringValue::from("https"),
+        other => StringValue::from(other.to_owned()),
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 /// The first value of `param` in a `Forwarded` header (RFC 7239).
 fn forwarded_param<'h>(headers: &'h HeaderMap, param: &str) -> Option<&'h str> {
-    let v = header_str(headers, "forwarded")?;
+    let v = header_str(headers, &header::FORWARDED)?;
     let first = v.split(',').next()?;
     first.split(';').find_map(|kv| {
         let (k, val) = kv.trim().split_once('=')?;
@@ -107,7 +133,7 @@ impl HttpServerSchema {
         }
         if self.trust_forwarded {
             if let Some(p) = forwarded_param(req.headers, "proto")
-                .or_else(|| header_str(req.headers, "x-forwarded-proto"))
+                .or_else(|| header_str(req.headers, &X_FORWARDED_PROTO))
             {
                 return match p.trim() {
                     "https" => "https",
@@ -120,39 +146,29 @@ impl HttpServerSchema {
 
     /// Starts the server span under `parent` (with `links`, for public endpoints).
     ///
-    /// Only the attributes a sampler may look at are built before the sampling decision; the rest are
-    /// added only when the span is recording, so an unsampled request costs little.
-    pub fn start<T>(
+    /// The sampling decision comes first (see [`Tracer`]): an unsampled request builds no
+    /// attributes at all, a sampled one builds them all in one vector.
+    pub fn start(
         &self,
-        tracer: &T,
+        tracer: &Tracer,
         req: &IncomingRequest<'_>,
         parent: &Context,
         links: Vec<Link>,
-    ) -> T::Span
-    where
-        T: Tracer,
-    {
+    ) -> SpanHandle {
         let method = normalize_method(req.method);
-        let name = name_for(&method, req.route);
         let scheme = self.scheme(req);
-        let mut attrs = Vec::with_capacity(16);
-        attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized));
-        attrs.push(URL_SCHEME.kv(StringValue::from(scheme.to_owned())));
-        if let Some(r) = req.route {
-            attrs.push(HTTP_ROUTE.kv(r.to_owned()));
-        }
-        let mut builder = tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(attrs);
-        if !links.is_empty() {
-            builder = builder.with_links(links);
-        }
-        let mut span = tracer.build_with_context(builder, parent);
-        if span.is_recording() {
-            span.set_attributes(self.request_attributes(req, scheme, method.original, parent));
-        }
-        span
+        let head = || {
+            let mut attrs = Vec::with_capacity(20);
+            attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
+            attrs.push(URL_SCHEME.kv(static_scheme(scheme)));
+            if let Some(r) = req.route {
+                attrs.push(HTTP_ROUTE.kv(route_value(r)));
+            }
+            (name_for(&method, req.route), attrs)
+        };
+        tracer.start(SpanKind::Server, parent, links, head, |a| {
+            self.request_attributes(req, scheme, method.original.clone(), parent, a)
+        })
     }
 
     fn request_attributes(
@@ -161,8 +177,8 @@ impl HttpServerSchema {
         scheme: &str,
         method_original: Option<StringValue>,
         parent: &Context,
-    ) -> Vec<KeyValue> {
-        let mut a = Vec::with_capacity(16);
+        a: &mut Vec<KeyValue>,
+    ) {
         if let Some(orig) = method_original {
             a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
         }
@@ -171,14 +187,14 @@ impl HttpServerSchema {
             a.push(URL_QUERY.kv(truncate(&self.url_redaction.redact_query(q)).into_owned()));
         }
         let host = forwarded_param(req.headers, "host")
-            .or_else(|| header_str(req.headers, "x-forwarded-host"))
+            .or_else(|| header_str(req.headers, &X_FORWARDED_HOST))
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
-            .or_else(|| header_str(req.headers, "host"));
+            .or_else(|| header_str(req.headers, &header::HOST));
         if let Some(h) = host {
             let h = h.split(',').next().unwrap_or(h);
             let (addr, port) = split_host_port(h);
             if !addr.is_empty() {
-                a.push(SERVER_ADDRESS.kv(truncate(addr).into_owned()));
+                a.push(SERVER_ADDRESS.kv(host_value(&truncate(addr))));
                 if let Some(p) = port.or_else(|| default_port(scheme)) {
                     a.push(SERVER_PORT.kv(i64::from(p)));
                 }
@@ -187,7 +203,7 @@ impl HttpServerSchema {
         let forwarded_client = if self.trust_forwarded {
             forwarded_param(req.headers, "for")
                 .or_else(|| {
-                    header_str(req.headers, "x-forwarded-for")
+                    header_str(req.headers, &X_FORWARDED_FOR)
                         .and_then(|v| v.split(',').next())
                         .map(str::trim)
                 })
@@ -196,24 +212,24 @@ impl HttpServerSchema {
         } else {
             None
         };
-        match (forwarded_client, req.peer) {
+        let peer_ip = req.peer.map(|p| ip_value(p.ip()));
+        match (forwarded_client, &peer_ip) {
             (Some(c), _) => a.push(CLIENT_ADDRESS.kv(truncate(c).into_owned())),
-            (None, Some(p)) => a.push(CLIENT_ADDRESS.kv(p.ip().to_string())),
+            (None, Some(ip)) => a.push(CLIENT_ADDRESS.kv(ip.clone())),
             _ => {}
         }
-        if let Some(p) = req.peer {
-            a.push(NETWORK_PEER_ADDRESS.kv(p.ip().to_string()));
+        if let (Some(p), Some(ip)) = (req.peer, peer_ip) {
+            a.push(NETWORK_PEER_ADDRESS.kv(ip));
             a.push(NETWORK_PEER_PORT.kv(i64::from(p.port())));
         }
         if let Some(v) = protocol_version(req.version) {
             a.push(NETWORK_PROTOCOL_VERSION.kv(v));
         }
-        if let Some(ua) = header_str(req.headers, "user-agent") {
+        if let Some(ua) = header_str(req.headers, &header::USER_AGENT) {
             a.push(USER_AGENT_ORIGINAL.kv(truncate(ua).into_owned()));
         }
-        self.request_headers.capture_into(req.headers, &mut a);
+        self.request_headers.capture_into(req.headers, a);
         a.extend_from_slice(crate::context_attributes::of(parent));
-        a
     }
 
     /// Records the response on the span: status code, captured headers, and the status rule

@@ -17,6 +17,8 @@
 //! | [`manual`] | trace an operation, record an error, add an event |
 //! | [`events`] | a `tracing` layer putting log events on adapter spans |
 //! | [`limits`] | bounds on copied values |
+//! | [`tracer`] | the adapters' tracer: sampling decided before attributes are built |
+//! | [`intern`] | bounded interning of route names and hosts |
 //! | `testing` (feature) | in-memory pipeline and span trees for tests |
 //!
 //! ```
@@ -34,6 +36,7 @@ pub mod events;
 pub mod http_client;
 pub mod http_common;
 pub mod http_server;
+pub mod intern;
 pub mod limits;
 pub mod manual;
 pub mod propagation;
@@ -41,5 +44,6 @@ pub mod redact;
 pub mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tracer;
 
 pub use opentelemetry;

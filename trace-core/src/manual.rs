@@ -29,7 +29,7 @@ use std::error::Error;
 use std::future::Future;
 
 use opentelemetry::context::FutureExt;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::span::{record_failure_ref, short_type_name};
@@ -99,15 +99,17 @@ impl Operation {
 
     fn start(self) -> Context {
         let parent = Context::current();
-        let tracer = crate::span::tracer("trace-core");
-        let mut attrs = self.attributes;
-        attrs.extend_from_slice(crate::context_attributes::of(&parent));
-        let builder = tracer
-            .span_builder(self.name)
-            .with_kind(self.kind)
-            .with_attributes(attrs);
-        let span = tracer.build_with_context(builder, &parent);
-        parent.with_span(span)
+        let tracer = crate::tracer::Tracer::new("trace-core");
+        let (name, attrs) = (self.name, self.attributes);
+        tracer
+            .start(
+                self.kind,
+                &parent,
+                Vec::new(),
+                || (name, attrs),
+                |a| a.extend_from_slice(crate::context_attributes::of(&parent)),
+            )
+            .into_context(&parent)
     }
 
     /// Runs `fut` inside the span; the span ends when the future completes or is dropped.

@@ -1,26 +1,12 @@
-//! What every span family shares: the tracer the adapters use, and the one rule for recording a
-//! failure (status Error with the message, `error.type`, and an `exception` event).
+//! What every span family shares: the one rule for recording a failure (status Error with the message, `error.type`, and an `exception` event).
 
 use std::borrow::Cow;
 
-use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Span, SpanRef, Status};
-use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
+use opentelemetry::{KeyValue, StringValue};
 
 use crate::attributes::{ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use crate::limits::truncate;
-
-/// A tracer from the global provider, named for the adapter that uses it.
-///
-/// Adapters take their tracer when they are built, so build them after the pipeline is installed
-/// (`trace_init::init()`), or hand them a tracer of your own.
-pub fn tracer(component: &'static str) -> BoxedTracer {
-    global::tracer_with_scope(
-        InstrumentationScope::builder(component)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build(),
-    )
-}
 
 /// The type name of `T` without generic parameters (`std::io::error::Error`), used as `error.type`
 /// (the conventions ask for the fully-qualified type name of an exception).

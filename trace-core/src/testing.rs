@@ -7,7 +7,7 @@
 //! ```
 //! use opentelemetry::trace::{Tracer, TraceContextExt};
 //! let pipeline = trace_core::testing::install();
-//! let tracer = trace_core::span::tracer("doc-test");
+//! let tracer = opentelemetry::global::tracer("doc-test");
 //! let trace_id = tracer.in_span("work", |cx| cx.span().span_context().trace_id());
 //! let trace = pipeline.wait_for_spans(trace_id, 1);
 //! assert_eq!(trace.span("work").name, "work");
@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry::{global, Value};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::attributes::is_declared;
+use crate::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 
 /// The installed test pipeline.
 #[derive(Debug)]
@@ -40,12 +41,16 @@ pub fn install() -> &'static TestPipeline {
     static PIPELINE: OnceLock<TestPipeline> = OnceLock::new();
     PIPELINE.get_or_init(|| {
         let exporter = InMemorySpanExporter::default();
+        let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
+            .with_sampler(sampler.to_sdk())
+            .with_id_generator(PresetIdGenerator::default())
             .build();
+        crate::tracer::register(&provider, Some(sampler), true);
         global::set_tracer_provider(provider.clone());
         global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
+            Box::new(crate::propagation::W3CTraceContext::new()),
             Box::new(BaggagePropagator::new()),
         ]));
         let otel = tracing_opentelemetry::layer()

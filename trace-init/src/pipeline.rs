@@ -7,11 +7,12 @@ use opentelemetry::global;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler as SdkSampler, SdkTracerProvider, SpanLimits,
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanLimits,
 };
-use trace_core::propagation::{B3Encoding, B3Propagator, JaegerPropagator};
+use trace_core::propagation::{B3Encoding, B3Propagator, JaegerPropagator, W3CTraceContext};
+use trace_core::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
@@ -264,15 +265,15 @@ fn is_exporter_internal(target: &str) -> bool {
     .any(|t| target == *t || (target.starts_with(t) && target[t.len()..].starts_with("::")))
 }
 
-fn sdk_sampler(s: Sampler) -> SdkSampler {
+fn known_sampler(s: Sampler) -> KnownSampler {
     match s {
-        Sampler::AlwaysOn => SdkSampler::AlwaysOn,
-        Sampler::AlwaysOff => SdkSampler::AlwaysOff,
-        Sampler::TraceIdRatio(r) => SdkSampler::TraceIdRatioBased(r),
-        Sampler::ParentBasedAlwaysOn => SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOn)),
-        Sampler::ParentBasedAlwaysOff => SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOff)),
+        Sampler::AlwaysOn => KnownSampler::AlwaysOn,
+        Sampler::AlwaysOff => KnownSampler::AlwaysOff,
+        Sampler::TraceIdRatio(r) => KnownSampler::TraceIdRatio(r),
+        Sampler::ParentBasedAlwaysOn => KnownSampler::ParentBased(RootSampler::AlwaysOn),
+        Sampler::ParentBasedAlwaysOff => KnownSampler::ParentBased(RootSampler::AlwaysOff),
         Sampler::ParentBasedTraceIdRatio(r) => {
-            SdkSampler::ParentBased(Box::new(SdkSampler::TraceIdRatioBased(r)))
+            KnownSampler::ParentBased(RootSampler::TraceIdRatio(r))
         }
     }
 }
@@ -283,7 +284,7 @@ pub fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
         .iter()
         .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
             match p {
-                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::TraceContext => Box::new(W3CTraceContext::new()),
                 Propagator::Baggage => Box::new(BaggagePropagator::new()),
                 Propagator::B3 => Box::new(B3Propagator::new(B3Encoding::Single)),
                 Propagator::B3Multi => Box::new(B3Propagator::new(B3Encoding::Multiple)),
@@ -326,12 +327,20 @@ fn build_provider(
         max_links_per_span: s.limits.link_count,
         ..SpanLimits::default()
     };
+    let sampler = if s.disabled {
+        KnownSampler::AlwaysOff
+    } else {
+        known_sampler(s.sampler)
+    };
     let mut b = SdkTracerProvider::builder()
         .with_resource(crate::resource::build(s, code_service_name))
-        .with_sampler(sdk_sampler(s.sampler))
+        .with_sampler(sampler.to_sdk())
+        .with_id_generator(PresetIdGenerator::default())
         .with_span_limits(limits);
     if s.disabled {
-        return Ok(b.with_sampler(SdkSampler::AlwaysOff).build());
+        let provider = b.build();
+        trace_core::tracer::register(&provider, Some(sampler), true);
+        return Ok(provider);
     }
     match s.exporter {
         Exporter::None => {}
@@ -396,7 +405,9 @@ fn build_provider(
             }
         },
     }
-    Ok(b.build())
+    let provider = b.build();
+    trace_core::tracer::register(&provider, Some(sampler), true);
+    Ok(provider)
 }
 
 /// Keeps the pipeline alive; flushes and shuts it down when dropped, waiting at most the shutdown

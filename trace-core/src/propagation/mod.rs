@@ -7,9 +7,11 @@
 
 mod b3;
 mod jaeger;
+mod w3c;
 
 pub use b3::{B3Encoding, B3Propagator};
 pub use jaeger::JaegerPropagator;
+pub use w3c::{format_traceparent, parse_traceparent, W3CTraceContext};
 
 use std::collections::HashMap;
 
@@ -39,9 +41,29 @@ impl<'a> HeaderExtractor<'a> {
 
 const JOINED: [&str; 2] = ["tracestate", "baggage"];
 
+/// The header names propagators ask for, pre-parsed (a lookup by `&str` parses the name each time).
+fn known_name(key: &str) -> Option<&'static HeaderName> {
+    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    static B3: HeaderName = HeaderName::from_static("b3");
+    static UBER: HeaderName = HeaderName::from_static("uber-trace-id");
+    Some(match key {
+        "traceparent" => &TRACEPARENT,
+        "tracestate" => &TRACESTATE,
+        "baggage" => &BAGGAGE,
+        "b3" => &B3,
+        "uber-trace-id" => &UBER,
+        _ => return None,
+    })
+}
+
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let mut all = self.headers.get_all(key).iter();
+        let mut all = match known_name(key) {
+            Some(name) => self.headers.get_all(name).iter(),
+            None => self.headers.get_all(key).iter(),
+        };
         let first = all.next()?;
         let second = all.next();
         match second {
@@ -99,9 +121,7 @@ impl Injector for HeaderInjector<'_> {
 ///
 /// ```
 /// use opentelemetry::trace::TraceContextExt;
-/// opentelemetry::global::set_text_map_propagator(
-///     opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-/// );
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::W3CTraceContext::new());
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert(
 ///     "traceparent",
@@ -182,10 +202,10 @@ impl Extractor for MapExtractor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::W3CTraceContext as TraceContextPropagator;
     use super::*;
     use opentelemetry::propagation::TextMapPropagator;
     use opentelemetry::trace::TraceContextExt;
-    use opentelemetry_sdk::propagation::TraceContextPropagator;
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

@@ -1,0 +1,105 @@
+//! Server layer: bare axum vs tower-trace (sampled, unsampled, incoming traceparent, ten context
+//! attributes) vs axum-tracing-opentelemetry's `OtelAxumLayer` vs tower-http's `TraceLayer` with the
+//! OpenTelemetry bridge. In-process `oneshot` on an axum 0.8 router, body read to the end, every
+//! span through the same batch pipeline into an exporter that discards.
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::Request;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+    format!("user {id}")
+}
+
+fn router() -> Router {
+    Router::new().route("/users/{id}", get(handler))
+}
+
+fn request(traceparent: Option<&str>) -> Request<Body> {
+    let mut b = Request::get("http://bench.local/users/42?page=1")
+        .header("host", "bench.local")
+        .header("user-agent", "bench/1.0");
+    if let Some(tp) = traceparent {
+        b = b.header("traceparent", tp);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+async fn run(app: &Router, traceparent: Option<&str>) {
+    let res = app.clone().oneshot(request(traceparent)).await.unwrap();
+    let body = res.into_body().collect().await.unwrap();
+    std::hint::black_box(body);
+}
+
+const SAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const UNSAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+
+fn ten_attrs_router() -> Router {
+    use opentelemetry::KeyValue;
+    use trace_core::context_attributes::ContextAttributesExt;
+    Router::new()
+        .route(
+            "/users/{id}",
+            get(|p: axum::extract::Path<u32>| {
+                let attrs: Vec<KeyValue> = (0..10)
+                    .map(|i| KeyValue::new(format!("app.key{i}"), "value"))
+                    .collect();
+                handler(p).with_context_attributes(attrs)
+            }),
+        )
+        .layer(tower_trace::TraceLayer::new())
+}
+
+fn bench(c: &mut Criterion) {
+    benches::install();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bare = router();
+    let ours = router().layer(tower_trace::TraceLayer::new());
+    let ten = ten_attrs_router();
+    let otel_axum = router()
+        .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+        .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
+    let tower_http = router().layer(tower_http::trace::TraceLayer::new_for_http());
+
+    let mut g = c.benchmark_group("server");
+    g.bench_function("bare axum", |b| b.to_async(&rt).iter(|| run(&bare, None)));
+    // the same request with a traceparent header (the baseline for the parent cases)
+    g.bench_function("bare axum, incoming traceparent", |b| {
+        b.to_async(&rt).iter(|| run(&bare, Some(UNSAMPLED_PARENT)))
+    });
+    g.bench_function("tower-trace sampled", |b| {
+        b.to_async(&rt).iter(|| run(&ours, None))
+    });
+    g.bench_function("tower-trace sampled, incoming traceparent", |b| {
+        b.to_async(&rt).iter(|| run(&ours, Some(SAMPLED_PARENT)))
+    });
+    g.bench_function("tower-trace not sampled (parent flag 00)", |b| {
+        b.to_async(&rt).iter(|| run(&ours, Some(UNSAMPLED_PARENT)))
+    });
+    g.bench_function("tower-trace sampled, ten context attributes", |b| {
+        b.to_async(&rt).iter(|| run(&ten, None))
+    });
+    g.bench_function("axum-tracing-opentelemetry OtelAxumLayer", |b| {
+        b.to_async(&rt).iter(|| run(&otel_axum, None))
+    });
+    g.bench_function("tower-http TraceLayer + tracing-opentelemetry", |b| {
+        b.to_async(&rt).iter(|| run(&tower_http, None))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = server;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(server);

@@ -1,0 +1,56 @@
+//! Runs one server-benchmark variant a fixed number of times, for `valgrind --tool=callgrind`
+//! (instruction counts are repeatable where timings on a shared 2-core machine are not).
+//!
+//! `cargo build --release -p benches --example server_profile`
+//! `valgrind --tool=callgrind target/release/examples/server_profile sampled 20000`
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+    format!("user {id}")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    benches::install();
+    let mut args = std::env::args().skip(1);
+    let variant = args.next().unwrap_or_else(|| "sampled".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let base = Router::new().route("/users/{id}", get(handler));
+    let (app, tp) = match variant.as_str() {
+        "bare" => (base, None),
+        "bare-tp" => (
+            base,
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        ),
+        "sampled" => (base.layer(tower_trace::TraceLayer::new()), None),
+        "unsampled" => (
+            base.layer(tower_trace::TraceLayer::new()),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        ),
+        "otel-axum" => (
+            base.layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+                .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
+            None,
+        ),
+        other => panic!("unknown variant {other}"),
+    };
+    for _ in 0..n {
+        let mut b = http::Request::get("http://bench.local/users/42?page=1")
+            .header("host", "bench.local")
+            .header("user-agent", "bench/1.0");
+        if let Some(tp) = tp {
+            b = b.header("traceparent", tp);
+        }
+        let res = app
+            .clone()
+            .oneshot(b.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        std::hint::black_box(res.into_body().collect().await.unwrap());
+    }
+}

@@ -1,0 +1,284 @@
+//! Interned strings for low-cardinality values (route templates, span names, host names), so a
+//! request does not allocate them again. Each table is bounded: past its capacity, values are
+//! simply allocated per use, so hostile input cannot grow memory.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+
+use opentelemetry::StringValue;
+
+/// FNV-1a: these keys are short and few, SipHash's DoS resistance is not needed (the table is
+/// bounded) and costs several times more per lookup.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// A bounded table of leaked `'static` strings.
+#[derive(Debug)]
+pub struct Interner {
+    map: RwLock<FnvMap<Box<str>, &'static str>>,
+    capacity: usize,
+}
+
+impl Interner {
+    /// A table holding at most `capacity` strings.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: RwLock::new(FnvMap::default()),
+            capacity,
+        }
+    }
+
+    /// The interned copy of `s`, interning it if there is room.
+    pub fn get(&self, s: &str) -> Option<&'static str> {
+        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(s) {
+            return Some(v);
+        }
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = map.get(s) {
+            return Some(v);
+        }
+        if map.len() >= self.capacity {
+            return None;
+        }
+        let leaked: &'static str = Box::leak(Box::<str>::from(s));
+        map.insert(Box::from(s), leaked);
+        Some(leaked)
+    }
+
+    /// `s` as a string value: interned when possible, else an owned copy.
+    pub fn value(&self, s: &str) -> StringValue {
+        match self.get(s) {
+            Some(v) => StringValue::from(v),
+            None => StringValue::from(s.to_owned()),
+        }
+    }
+}
+
+/// Route templates and span names (`GET /users/{id}`).
+pub static ROUTES: LazyLock<Interner> = LazyLock::new(|| Interner::new(8192));
+/// Host names and other small sets of request values.
+pub static HOSTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
+
+/// A small stack buffer for formatting short values without allocating.
+pub struct StackStr<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for StackStr<N> {
+    fn default() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> StackStr<N> {
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackStr<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > N {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The lower-case hex of a trace id, without allocating.
+pub fn trace_id_hex(id: opentelemetry::trace::TraceId) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hex_into(&id.to_bytes(), &mut out);
+    out
+}
+
+/// Writes `bytes` as lower-case hex into `out` (twice as long).
+#[inline]
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 0xf) as usize];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded() {
+        let t = Interner::new(2);
+        assert!(t.get("a").is_some());
+        assert_eq!(
+            t.get("a").map(|s| s.as_ptr()),
+            t.get("a").map(|s| s.as_ptr())
+        );
+        assert!(t.get("b").is_some());
+        assert!(t.get("c").is_none());
+        assert_eq!(t.value("c").as_str(), "c");
+    }
+
+    #[test]
+    fn hex() {
+        let id =
+            opentelemetry::trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        assert_eq!(&trace_id_hex(id), b"4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+}
+
+/// A per-thread, direct-mapped cache in front of an [`Interner`]: a hit costs a string compare
+/// instead of a lock and a hash lookup.
+struct Cache<const N: usize> {
+    slots: [Option<(&'static str, &'static str)>; N],
+}
+
+fn slot<const N: usize>(a: &str, b: &str) -> usize {
+    let bytes = a.as_bytes();
+    let h = a.len()
+        ^ (b.len() << 3)
+        ^ bytes.first().map_or(0, |c| *c as usize) << 5
+        ^ bytes.last().map_or(0, |c| *c as usize) << 1
+        ^ bytes.get(bytes.len() / 2).map_or(0, |c| *c as usize);
+    h % N
+}
+
+thread_local! {
+    static NAMES: std::cell::RefCell<Cache<32>> = const { std::cell::RefCell::new(Cache { slots: [None; 32] }) };
+    static ROUTE_VALUES: std::cell::RefCell<Cache<32>> = const { std::cell::RefCell::new(Cache { slots: [None; 32] }) };
+    static HOST_VALUES: std::cell::RefCell<Cache<16>> = const { std::cell::RefCell::new(Cache { slots: [None; 16] }) };
+}
+
+fn cached<const N: usize>(
+    cache: &'static std::thread::LocalKey<std::cell::RefCell<Cache<N>>>,
+    key: &str,
+    tag: &str,
+    make: impl FnOnce() -> Option<&'static str>,
+) -> Option<&'static str> {
+    let i = slot::<N>(key, tag);
+    let hit = cache.with(|c| match c.borrow().slots[i] {
+        Some((k, v))
+            if k.len() == key.len() + tag.len() + 1 && k.starts_with(tag) && k.ends_with(key) =>
+        {
+            Some(v)
+        }
+        _ => None,
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let v = make()?;
+    let mut k = String::with_capacity(tag.len() + 1 + key.len());
+    k.push_str(tag);
+    k.push(' ');
+    k.push_str(key);
+    let k = ROUTES.get(&k)?;
+    cache.with(|c| c.borrow_mut().slots[i] = Some((k, v)));
+    Some(v)
+}
+
+/// The interned span name `{method} {route}`.
+pub fn route_name(method: &str, route: &str) -> Option<&'static str> {
+    cached(&NAMES, route, method, || {
+        let mut key = StackStr::<256>::default();
+        std::fmt::Write::write_fmt(&mut key, format_args!("{method} {route}")).ok()?;
+        ROUTES.get(key.as_str())
+    })
+}
+
+/// `route` as an interned string value.
+pub fn route_value(route: &str) -> StringValue {
+    match cached(&ROUTE_VALUES, route, "r", || ROUTES.get(route)) {
+        Some(v) => StringValue::from(v),
+        None => StringValue::from(route.to_owned()),
+    }
+}
+
+/// A host name as an interned string value (bounded table; owned copy past it).
+pub fn host_value(host: &str) -> StringValue {
+    match cached(&HOST_VALUES, host, "h", || HOSTS.get(host)) {
+        Some(v) => StringValue::from(v),
+        None => StringValue::from(host.to_owned()),
+    }
+}
+
+/// An IP address as a string value, formatted without the `fmt` machinery for IPv4.
+pub fn ip_value(ip: std::net::IpAddr) -> StringValue {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut buf = [0u8; 15];
+            let mut len = 0;
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                let o = *octet;
+                if o >= 100 {
+                    buf[len] = b'0' + o / 100;
+                    len += 1;
+                }
+                if o >= 10 {
+                    buf[len] = b'0' + (o / 10) % 10;
+                    len += 1;
+                }
+                buf[len] = b'0' + o % 10;
+                len += 1;
+            }
+            StringValue::from(std::sync::Arc::<str>::from(
+                std::str::from_utf8(&buf[..len]).unwrap_or_default(),
+            ))
+        }
+        std::net::IpAddr::V6(v6) => StringValue::from(std::sync::Arc::<str>::from(v6.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cached_values_are_right_for_colliding_keys() {
+        for i in 0..200 {
+            let r = format!("/r{i}/{{id}}");
+            assert_eq!(route_name("GET", &r).unwrap(), format!("GET {r}"));
+            assert_eq!(route_name("POST", &r).unwrap(), format!("POST {r}"));
+            assert_eq!(route_value(&r).as_str(), r);
+        }
+        assert_eq!(host_value("a.example").as_str(), "a.example");
+        assert_eq!(
+            ip_value("10.0.200.7".parse().unwrap()).as_str(),
+            "10.0.200.7"
+        );
+        assert_eq!(ip_value("0.0.0.0".parse().unwrap()).as_str(), "0.0.0.0");
+        assert_eq!(ip_value("::1".parse().unwrap()).as_str(), "::1");
+    }
+}

@@ -1,0 +1,198 @@
+//! W3C Trace Context (`traceparent` / `tracestate`), parsed without allocating.
+//!
+//! Stricter than the SDK's propagator where the specification is: ids of exactly 32 and 16
+//! lower-case hex digits, not all zero; version `ff` rejected; version `00` exactly 55 characters;
+//! a higher version at least 55 characters with `-` after the flags when longer. Only the sampled
+//! flag is kept. A `tracestate` that does not parse is dropped (the parent is kept), at most 32
+//! members are kept. An empty `tracestate` is not written.
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::Context;
+
+/// The W3C Trace Context propagator. See the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct W3CTraceContext;
+
+impl W3CTraceContext {
+    /// A new propagator.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+const INVALID: u8 = 0xff;
+
+/// Lower-case hex digit values; everything else is invalid (upper case is not allowed).
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes lower-case hex into `out` (half as long); false on any other character.
+#[inline]
+fn decode_hex(s: &[u8], out: &mut [u8]) -> bool {
+    let mut bad = 0u8;
+    for (i, o) in out.iter_mut().enumerate() {
+        let hi = HEX_VALUE[s[2 * i] as usize];
+        let lo = HEX_VALUE[s[2 * i + 1] as usize];
+        bad |= (hi | lo) & 0xf0;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    bad == 0
+}
+
+/// Parses a `traceparent` value into its trace id, parent id and flags.
+pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let mut v = value.as_bytes();
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    if v.len() < 55 || v[2] != b'-' || v[35] != b'-' || v[52] != b'-' {
+        return None;
+    }
+    let mut version = [0u8; 1];
+    let mut trace = [0u8; 16];
+    let mut span = [0u8; 8];
+    let mut flags = [0u8; 1];
+    if !(decode_hex(&v[0..2], &mut version)
+        && decode_hex(&v[3..35], &mut trace)
+        && decode_hex(&v[36..52], &mut span)
+        && decode_hex(&v[53..55], &mut flags))
+    {
+        return None;
+    }
+    if version[0] == 0xff || (version[0] == 0 && v.len() != 55) || (v.len() > 55 && v[55] != b'-') {
+        return None;
+    }
+    if trace == [0; 16] || span == [0; 8] {
+        return None;
+    }
+    Some((
+        TraceId::from_bytes(trace),
+        SpanId::from_bytes(span),
+        TraceFlags::new(flags[0]) & TraceFlags::SAMPLED,
+    ))
+}
+
+/// Writes a `traceparent` value.
+pub fn format_traceparent(sc: &SpanContext) -> String {
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    crate::intern::hex_into(&sc.trace_id().to_bytes(), &mut out[3..35]);
+    crate::intern::hex_into(&sc.span_id().to_bytes(), &mut out[36..52]);
+    if sc.is_sampled() {
+        out[54] = b'1';
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl TextMapPropagator for W3CTraceContext {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            injector.set("traceparent", format_traceparent(sc));
+            let ts = sc.trace_state().header();
+            if !ts.is_empty() {
+                injector.set("tracestate", ts);
+            }
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let Some((trace_id, span_id, flags)) =
+            extractor.get("traceparent").and_then(parse_traceparent)
+        else {
+            return cx.clone();
+        };
+        let state = extractor
+            .get("tracestate")
+            .and_then(|s| TraceState::from_str(s).ok())
+            .unwrap_or_default();
+        cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        static FIELDS: OnceLock<Vec<String>> = OnceLock::new();
+        FieldIter::new(FIELDS.get_or_init(|| vec!["traceparent".into(), "tracestate".into()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn valid_values() {
+        let (t, s, f) = parse_traceparent(OK).unwrap();
+        assert_eq!(t.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(s.to_string(), "00f067aa0ba902b7");
+        assert!(f.is_sampled());
+        // unknown flags dropped, future version with extra fields accepted
+        let (_, _, f) =
+            parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what")
+                .unwrap();
+        assert_eq!(f, TraceFlags::SAMPLED);
+        assert!(parse_traceparent(&format!(" {OK}\t")).is_some());
+    }
+
+    #[test]
+    fn invalid_values() {
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.what",
+            "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+        ] {
+            assert!(parse_traceparent(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn round_trip_with_tracestate() {
+        use std::collections::HashMap;
+        let p = W3CTraceContext::new();
+        let mut m: HashMap<String, String> = HashMap::new();
+        m.insert("traceparent".into(), OK.into());
+        m.insert("tracestate".into(), "a=1,b=2".into());
+        let cx = p.extract_with_context(&Context::new(), &m);
+        let mut out: HashMap<String, String> = HashMap::new();
+        p.inject_context(&cx, &mut out);
+        assert_eq!(out["traceparent"], OK);
+        assert_eq!(out["tracestate"], "a=1,b=2");
+        // a broken tracestate is dropped, the parent kept, nothing empty written
+        m.insert("tracestate".into(), "not valid==".into());
+        let cx = p.extract_with_context(&Context::new(), &m);
+        assert!(cx.span().span_context().is_valid());
+        let mut out: HashMap<String, String> = HashMap::new();
+        p.inject_context(&cx, &mut out);
+        assert!(!out.contains_key("tracestate"));
+    }
+}

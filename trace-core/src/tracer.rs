@@ -1,0 +1,421 @@
+//! The tracer the adapters open spans with, and the sampling decision taken before any attribute
+//! is built.
+//!
+//! When the pipeline is registered here ([`register`], done by `trace-init` and by the test
+//! pipeline), adapters use the SDK tracer directly (no boxing) and decide sampling up front for the
+//! samplers whose decision is known from the parent and the trace id (always on/off, trace-id
+//! ratio, parent-based over those). A request that will not be sampled then costs no span at all:
+//! the adapter carries a non-recording context with the right trace id and flags, exactly what the
+//! SDK would have produced. A sampled request gets every attribute in one vector, before the span
+//! starts. For any other pipeline (a global provider set up elsewhere, a custom sampler), adapters
+//! fall back to the global tracer and let the SDK decide.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::sync::{Arc, RwLock};
+
+use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
+use opentelemetry::trace::{
+    Link, Span, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
+    Tracer as _, TracerProvider as _,
+};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider};
+
+/// A sampler whose decision can be computed from the parent and the trace id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KnownSampler {
+    /// Sample everything.
+    AlwaysOn,
+    /// Sample nothing.
+    AlwaysOff,
+    /// Sample a ratio of trace ids (the SDK's `TraceIdRatioBased` rule).
+    TraceIdRatio(f64),
+    /// Follow the parent's sampled flag; decide roots with the inner sampler.
+    ParentBased(RootSampler),
+}
+
+/// The root sampler of [`KnownSampler::ParentBased`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RootSampler {
+    /// Sample every root.
+    AlwaysOn,
+    /// Sample no root.
+    AlwaysOff,
+    /// Sample a ratio of roots.
+    TraceIdRatio(f64),
+}
+
+impl KnownSampler {
+    /// The SDK sampler with the same behaviour.
+    pub fn to_sdk(self) -> opentelemetry_sdk::trace::Sampler {
+        use opentelemetry_sdk::trace::Sampler as S;
+        match self {
+            Self::AlwaysOn => S::AlwaysOn,
+            Self::AlwaysOff => S::AlwaysOff,
+            Self::TraceIdRatio(r) => S::TraceIdRatioBased(r),
+            Self::ParentBased(root) => S::ParentBased(Box::new(match root {
+                RootSampler::AlwaysOn => S::AlwaysOn,
+                RootSampler::AlwaysOff => S::AlwaysOff,
+                RootSampler::TraceIdRatio(r) => S::TraceIdRatioBased(r),
+            })),
+        }
+    }
+
+    /// Whether a span with this parent and trace id is sampled.
+    pub fn decide(self, parent: Option<&SpanContext>, trace_id: TraceId) -> bool {
+        match self {
+            Self::AlwaysOn => true,
+            Self::AlwaysOff => false,
+            Self::TraceIdRatio(r) => ratio(r, trace_id),
+            Self::ParentBased(root) => match parent {
+                Some(p) => p.is_sampled(),
+                None => match root {
+                    RootSampler::AlwaysOn => true,
+                    RootSampler::AlwaysOff => false,
+                    RootSampler::TraceIdRatio(r) => ratio(r, trace_id),
+                },
+            },
+        }
+    }
+
+    /// Whether the decision depends on the trace id when there is no parent.
+    fn root_needs_trace_id(self) -> bool {
+        matches!(
+            self,
+            Self::TraceIdRatio(_) | Self::ParentBased(RootSampler::TraceIdRatio(_))
+        )
+    }
+}
+
+/// The SDK's trace-id ratio rule.
+pub fn ratio(prob: f64, trace_id: TraceId) -> bool {
+    if prob >= 1.0 {
+        return true;
+    }
+    let bound = (prob.max(0.0) * (1u64 << 63) as f64) as u64;
+    let b = trace_id.to_bytes();
+    let low = u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    (low >> 1) < bound
+}
+
+thread_local! {
+    static NEXT_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
+}
+
+/// An id generator that hands the SDK the trace id an adapter already chose (so the SDK's own
+/// sampling decision matches the one taken up front), and random ids otherwise. `trace-init`
+/// installs it; install it in your own provider to get the same fast path.
+#[derive(Debug, Default, Clone)]
+pub struct PresetIdGenerator {
+    random: RandomIdGenerator,
+}
+
+impl IdGenerator for PresetIdGenerator {
+    fn new_trace_id(&self) -> TraceId {
+        NEXT_TRACE_ID
+            .with(|c| c.take())
+            .unwrap_or_else(|| self.random.new_trace_id())
+    }
+    fn new_span_id(&self) -> SpanId {
+        self.random.new_span_id()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Registered {
+    provider: SdkTracerProvider,
+    sampler: Option<KnownSampler>,
+    preset_ids: bool,
+}
+
+static REGISTERED: RwLock<Option<Registered>> = RwLock::new(None);
+
+/// Registers the pipeline adapters built from now on use: its provider, its sampler when it is a
+/// [`KnownSampler`], and whether it was built with [`PresetIdGenerator`].
+pub fn register(provider: &SdkTracerProvider, sampler: Option<KnownSampler>, preset_ids: bool) {
+    let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    *r = Some(Registered {
+        provider: provider.clone(),
+        sampler,
+        preset_ids,
+    });
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Sdk(SdkTracer),
+    Global(Arc<BoxedTracer>),
+}
+
+/// The tracer an adapter holds. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Tracer {
+    inner: Inner,
+    sampler: Option<KnownSampler>,
+    preset_ids: bool,
+}
+
+fn scope(component: &'static str) -> InstrumentationScope {
+    InstrumentationScope::builder(component)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+impl Tracer {
+    /// The tracer for `component`: from the registered pipeline, else from the global provider.
+    pub fn new(component: &'static str) -> Self {
+        let reg = REGISTERED.read().unwrap_or_else(|e| e.into_inner()).clone();
+        match reg {
+            Some(r) => Self {
+                inner: Inner::Sdk(r.provider.tracer_with_scope(scope(component))),
+                sampler: r.sampler,
+                preset_ids: r.preset_ids,
+            },
+            None => Self::from_global(component),
+        }
+    }
+
+    /// The global provider's tracer; the SDK decides sampling.
+    pub fn from_global(component: &'static str) -> Self {
+        Self {
+            inner: Inner::Global(Arc::new(global::tracer_with_scope(scope(component)))),
+            sampler: None,
+            preset_ids: false,
+        }
+    }
+
+    /// A tracer from `provider`, deciding sampling up front when `sampler` is given (it must be
+    /// the provider's sampler).
+    pub fn from_provider(
+        component: &'static str,
+        provider: &SdkTracerProvider,
+        sampler: Option<KnownSampler>,
+    ) -> Self {
+        Self {
+            inner: Inner::Sdk(provider.tracer_with_scope(scope(component))),
+            sampler,
+            preset_ids: false,
+        }
+    }
+
+    /// Opens a span under `parent`. `head` gives the name and the attributes a sampler may look
+    /// at; `more` adds the rest. Neither runs when the span is known not to be sampled, and `more`
+    /// runs only when it will record.
+    pub fn start(
+        &self,
+        kind: SpanKind,
+        parent: &Context,
+        links: Vec<Link>,
+        head: impl FnOnce() -> (Cow<'static, str>, Vec<KeyValue>),
+        more: impl FnOnce(&mut Vec<KeyValue>),
+    ) -> SpanHandle {
+        let parent_span = parent.span();
+        let psc = parent_span.span_context();
+        let parent_sc = psc.is_valid().then_some(psc);
+        if let Some(sampler) = self.sampler {
+            let root_tid = match parent_sc {
+                Some(_) => None,
+                None if sampler.root_needs_trace_id() && !self.preset_ids => {
+                    // The SDK would pick its own trace id: let it decide.
+                    return self.start_sdk(kind, parent, links, head, more);
+                }
+                None => Some(RandomIdGenerator::default().new_trace_id()),
+            };
+            let trace_id =
+                parent_sc.map_or_else(|| root_tid.unwrap_or(TraceId::INVALID), |p| p.trace_id());
+            if !sampler.decide(parent_sc, trace_id) {
+                let sc = SpanContext::new(
+                    trace_id,
+                    RandomIdGenerator::default().new_span_id(),
+                    TraceFlags::default(),
+                    false,
+                    parent_sc
+                        .map(|p| p.trace_state().clone())
+                        .unwrap_or_default(),
+                );
+                return SpanHandle::Dropped(sc);
+            }
+            let (name, mut attrs) = head();
+            more(&mut attrs);
+            if let Some(tid) = root_tid {
+                NEXT_TRACE_ID.with(|c| c.set(Some(tid)));
+            }
+            let span = self.build(name, kind, parent, links, attrs);
+            NEXT_TRACE_ID.with(|c| c.set(None));
+            return span;
+        }
+        self.start_sdk(kind, parent, links, head, more)
+    }
+
+    fn start_sdk(
+        &self,
+        kind: SpanKind,
+        parent: &Context,
+        links: Vec<Link>,
+        head: impl FnOnce() -> (Cow<'static, str>, Vec<KeyValue>),
+        more: impl FnOnce(&mut Vec<KeyValue>),
+    ) -> SpanHandle {
+        let (name, attrs) = head();
+        let mut span = self.build(name, kind, parent, links, attrs);
+        if span.is_recording() {
+            let mut extra = Vec::with_capacity(16);
+            more(&mut extra);
+            span.set_attributes(extra);
+        }
+        span
+    }
+
+    fn build(
+        &self,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        parent: &Context,
+        links: Vec<Link>,
+        attrs: Vec<KeyValue>,
+    ) -> SpanHandle {
+        let mut b = opentelemetry::trace::SpanBuilder::from_name(name)
+            .with_kind(kind)
+            .with_attributes(attrs);
+        if !links.is_empty() {
+            b = b.with_links(links);
+        }
+        match &self.inner {
+            Inner::Sdk(t) => SpanHandle::Sdk(t.build_with_context(b, parent)),
+            Inner::Global(t) => SpanHandle::Boxed(t.build_with_context(b, parent)),
+        }
+    }
+}
+
+/// A span opened by a [`Tracer`]: an SDK span, a span of another provider, or no span at all
+/// (not sampled; only its context is carried).
+#[derive(Debug)]
+pub enum SpanHandle {
+    /// A span of the registered SDK provider.
+    Sdk(opentelemetry_sdk::trace::Span),
+    /// A span of the global provider.
+    Boxed(BoxedSpan),
+    /// Not sampled: the context it would have had, nothing recorded.
+    Dropped(SpanContext),
+}
+
+impl SpanHandle {
+    /// A context like `parent` whose current span is this one.
+    pub fn into_context(self, parent: &Context) -> Context {
+        match self {
+            Self::Dropped(sc) => parent.with_remote_span_context(sc),
+            s => parent.with_span(s),
+        }
+    }
+}
+
+impl Span for SpanHandle {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: std::time::SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        match self {
+            Self::Sdk(s) => s.add_event_with_timestamp(name, timestamp, attributes),
+            Self::Boxed(s) => s.add_event_with_timestamp(name, timestamp, attributes),
+            Self::Dropped(_) => {}
+        }
+    }
+    fn span_context(&self) -> &SpanContext {
+        match self {
+            Self::Sdk(s) => s.span_context(),
+            Self::Boxed(s) => s.span_context(),
+            Self::Dropped(sc) => sc,
+        }
+    }
+    fn is_recording(&self) -> bool {
+        match self {
+            Self::Sdk(s) => s.is_recording(),
+            Self::Boxed(s) => s.is_recording(),
+            Self::Dropped(_) => false,
+        }
+    }
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        match self {
+            Self::Sdk(s) => s.set_attribute(attribute),
+            Self::Boxed(s) => s.set_attribute(attribute),
+            Self::Dropped(_) => {}
+        }
+    }
+    fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        match self {
+            Self::Sdk(s) => s.set_attributes(attributes),
+            Self::Boxed(s) => s.set_attributes(attributes),
+            Self::Dropped(_) => {}
+        }
+    }
+    fn set_status(&mut self, status: Status) {
+        match self {
+            Self::Sdk(s) => s.set_status(status),
+            Self::Boxed(s) => s.set_status(status),
+            Self::Dropped(_) => {}
+        }
+    }
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        match self {
+            Self::Sdk(s) => s.update_name(new_name),
+            Self::Boxed(s) => s.update_name(new_name),
+            Self::Dropped(_) => {}
+        }
+    }
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        match self {
+            Self::Sdk(s) => s.add_link(span_context, attributes),
+            Self::Boxed(s) => s.add_link(span_context, attributes),
+            Self::Dropped(_) => {}
+        }
+    }
+    fn end_with_timestamp(&mut self, timestamp: std::time::SystemTime) {
+        match self {
+            Self::Sdk(s) => s.end_with_timestamp(timestamp),
+            Self::Boxed(s) => s.end_with_timestamp(timestamp),
+            Self::Dropped(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc(sampled: bool) -> SpanContext {
+        SpanContext::new(
+            TraceId::from(7u128),
+            SpanId::from(9u64),
+            if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            },
+            true,
+            Default::default(),
+        )
+    }
+
+    #[test]
+    fn decisions_match_the_sdk_rules() {
+        let pb = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+        assert!(pb.decide(Some(&sc(true)), TraceId::from(1u128)));
+        assert!(!pb.decide(Some(&sc(false)), TraceId::from(1u128)));
+        assert!(pb.decide(None, TraceId::from(1u128)));
+        assert!(!KnownSampler::TraceIdRatio(0.0).decide(None, TraceId::from(u128::MAX)));
+        assert!(KnownSampler::TraceIdRatio(1.0).decide(None, TraceId::from(u128::MAX)));
+        // low half 0 → kept at any positive ratio; all ones → dropped below 1.0
+        assert!(ratio(
+            0.1,
+            TraceId::from(0xffff_0000_0000_0000_0000_0000_0000_0000u128)
+        ));
+        assert!(!ratio(0.999, TraceId::from(u128::MAX)));
+    }
+}
