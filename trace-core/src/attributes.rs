@@ -18,6 +18,22 @@ pub struct IntKey(pub &'static str);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoolKey(pub &'static str);
 
+/// A floating-point attribute key (exported as an OpenTelemetry `double`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct F64Key(pub &'static str);
+
+impl F64Key {
+    /// The attribute name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+    /// Makes the attribute.
+    #[inline]
+    pub fn kv(self, value: f64) -> KeyValue {
+        KeyValue::new(Key::from_static_str(self.0), Value::F64(value))
+    }
+}
+
 /// A string-array-typed attribute key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StrArrayKey(pub &'static str);
@@ -163,10 +179,12 @@ declare! {
     DB_RESPONSE_STATUS_CODE: StrKey = "db.response.status_code";
     /// `db.response.returned_rows`.
     DB_RESPONSE_RETURNED_ROWS: IntKey = "db.response.returned_rows";
-    /// `db.response.affected_rows` (rows affected by a write; not yet in the stable set).
+    /// `db.response.affected_rows`: rows changed by a write (this project's name; the conventions
+    /// have no attribute for it yet).
     DB_RESPONSE_AFFECTED_ROWS: IntKey = "db.response.affected_rows";
-    /// `db.client.connection.wait_time_ms`: how long the operation waited for a pool connection.
-    DB_CLIENT_CONNECTION_WAIT_MS: IntKey = "db.client.connection.wait_time_ms";
+    /// `db.client.connection.wait_time`: seconds the operation waited for a pool connection
+    /// (the name of the conventions' pool metric, recorded on the span).
+    DB_CLIENT_CONNECTION_WAIT_TIME: F64Key = "db.client.connection.wait_time";
     /// `db.redis.cache_hit`: whether a read found its key(s).
     DB_REDIS_CACHE_HIT: BoolKey = "db.redis.cache_hit";
 

@@ -13,6 +13,7 @@
 //! | [`http_server`], [`http_client`], [`db`] | the span families: name, kind, attributes, status rule |
 //! | [`propagation`] | context in and out of headers and string maps; B3 and Jaeger propagators |
 //! | [`redact`] | URL and header redaction |
+//! | [`sql`] | SQL sanitiser and summariser |
 //! | [`context_attributes`] | domain attributes carried by every span beneath a scope |
 //! | [`manual`] | trace an operation, record an error, add an event |
 //! | [`events`] | a `tracing` layer putting log events on adapter spans |
@@ -42,6 +43,7 @@ pub mod manual;
 pub mod propagation;
 pub mod redact;
 pub mod span;
+pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tracer;

@@ -290,6 +290,7 @@ impl Tracer {
 /// A span opened by a [`Tracer`]: an SDK span, a span of another provider, or no span at all
 /// (not sampled; only its context is carried).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // kept inline on purpose: boxing the SDK span costs an allocation per span
 pub enum SpanHandle {
     /// A span of the registered SDK provider.
     Sdk(opentelemetry_sdk::trace::Span),

@@ -1,0 +1,99 @@
+//! What differs between the databases: system name, dialect, rows affected, connection facts.
+
+use futures_util::future::BoxFuture;
+use sqlx::Database;
+use trace_core::sql::Dialect;
+
+/// A sqlx database the wrapper knows how to describe.
+pub trait TracedDatabase: Database {
+    /// `db.system.name` (for MySQL, MariaDB is detected at connect time).
+    const SYSTEM: &'static str;
+    /// The dialect the sanitiser reads.
+    const DIALECT: Dialect;
+    /// Rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Database name, server address and port, from the pool's connect options.
+    fn connection_facts(options: &<Self::Connection as sqlx::Connection>::Options) -> ConnectionFacts;
+    /// `db.system.name` as the server reports itself (MariaDB behind the MySQL driver).
+    fn detect_system(pool: &sqlx::Pool<Self>) -> BoxFuture<'_, &'static str> {
+        let _ = pool;
+        Box::pin(async { Self::SYSTEM })
+    }
+}
+
+/// Where the pool connects.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFacts {
+    /// `db.namespace`.
+    pub namespace: Option<String>,
+    /// `server.address`.
+    pub address: Option<String>,
+    /// `server.port`.
+    pub port: Option<u16>,
+}
+
+#[cfg(feature = "postgres")]
+impl TracedDatabase for sqlx::Postgres {
+    const SYSTEM: &'static str = "postgresql";
+    const DIALECT: Dialect = Dialect::Postgres;
+    fn rows_affected(r: &sqlx::postgres::PgQueryResult) -> u64 {
+        r.rows_affected()
+    }
+    fn connection_facts(o: &sqlx::postgres::PgConnectOptions) -> ConnectionFacts {
+        let socket = o.get_socket().is_some();
+        ConnectionFacts {
+            namespace: o.get_database().map(str::to_owned),
+            address: (!socket).then(|| o.get_host().to_owned()),
+            port: (!socket).then(|| o.get_port()),
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl TracedDatabase for sqlx::MySql {
+    const SYSTEM: &'static str = "mysql";
+    const DIALECT: Dialect = Dialect::MySql;
+    fn rows_affected(r: &sqlx::mysql::MySqlQueryResult) -> u64 {
+        r.rows_affected()
+    }
+    fn detect_system(pool: &sqlx::Pool<Self>) -> BoxFuture<'_, &'static str> {
+        Box::pin(async move {
+            let version: Option<String> = sqlx::query_scalar("SELECT VERSION()")
+                .fetch_optional(pool)
+                .await
+                .unwrap_or(None);
+            match version {
+                Some(v) if v.to_ascii_lowercase().contains("mariadb") => "mariadb",
+                _ => "mysql",
+            }
+        })
+    }
+    fn connection_facts(o: &sqlx::mysql::MySqlConnectOptions) -> ConnectionFacts {
+        let socket = o.get_socket().is_some();
+        ConnectionFacts {
+            namespace: o.get_database().map(str::to_owned),
+            address: (!socket).then(|| o.get_host().to_owned()),
+            port: (!socket).then(|| o.get_port()),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl TracedDatabase for sqlx::Sqlite {
+    const SYSTEM: &'static str = "sqlite";
+    const DIALECT: Dialect = Dialect::Sqlite;
+    fn rows_affected(r: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        r.rows_affected()
+    }
+    fn connection_facts(o: &sqlx::sqlite::SqliteConnectOptions) -> ConnectionFacts {
+        let mut name = o.get_filename().to_string_lossy().into_owned();
+        if name.starts_with("file:sqlx-in-memory") || name.contains("mode=memory") {
+            name = ":memory:".to_owned();
+        }
+        ConnectionFacts {
+            namespace: (!name.is_empty()).then_some(name),
+            address: None,
+            port: None,
+        }
+    }
+}

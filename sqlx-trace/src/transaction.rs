@@ -1,0 +1,230 @@
+//! Traced transactions and connections.
+
+use std::sync::Arc;
+
+use either::Either;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use opentelemetry::{Context, KeyValue};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Describe, Execute, Executor, SqlStr, Transaction};
+
+use crate::config::Config;
+use crate::database::TracedDatabase;
+use crate::executor::{conn_fetch_many, conn_fetch_optional};
+use crate::statement::StatementSpan;
+
+/// A transaction from [`TracedPool::begin`](crate::TracedPool::begin). Use `&mut tx` as the
+/// executor; finish with [`commit`](Self::commit) or [`rollback`](Self::rollback).
+#[derive(Debug)]
+pub struct TracedTransaction<'c, DB: TracedDatabase> {
+    tx: Option<Transaction<'c, DB>>,
+    config: Arc<Config>,
+    parent: Context,
+}
+
+impl<'c, DB: TracedDatabase> TracedTransaction<'c, DB> {
+    pub(crate) fn new(tx: Transaction<'c, DB>, config: Arc<Config>, parent: Context) -> Self {
+        Self {
+            tx: Some(tx),
+            config,
+            parent,
+        }
+    }
+
+    /// The wrapped sqlx transaction.
+    pub fn inner(&mut self) -> Option<&mut Transaction<'c, DB>> {
+        self.tx.as_mut()
+    }
+
+    /// Commits, with a `COMMIT` span.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let mut span = StatementSpan::start::<DB>(&self.config, "COMMIT", &self.parent);
+        let Some(tx) = self.tx.take() else {
+            return Ok(());
+        };
+        let r = tx.commit().await;
+        match &r {
+            Ok(()) => span.succeed(),
+            Err(e) => span.fail(e),
+        }
+        r
+    }
+
+    /// Rolls back, with a `ROLLBACK` span.
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        let mut span = StatementSpan::start::<DB>(&self.config, "ROLLBACK", &self.parent);
+        let Some(tx) = self.tx.take() else {
+            return Ok(());
+        };
+        let r = tx.rollback().await;
+        match &r {
+            Ok(()) => span.succeed(),
+            Err(e) => span.fail(e),
+        }
+        r
+    }
+}
+
+impl<DB: TracedDatabase> Drop for TracedTransaction<'_, DB> {
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            // sqlx rolls an unfinished transaction back when it is dropped; make that visible.
+            let mut span = StatementSpan::start::<DB>(&self.config, "ROLLBACK", &self.parent);
+            span.event(
+                "transaction dropped without commit",
+                vec![KeyValue::new("db.transaction.outcome", "dropped")],
+            );
+            span.succeed();
+        }
+    }
+}
+
+fn finished<'e, T: Send + 'e>() -> BoxStream<'e, Result<T, sqlx::Error>> {
+    Box::pin(futures_util::stream::once(async {
+        Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+    }))
+}
+
+impl<'t, 'c, DB> Executor<'t> for &'t mut TracedTransaction<'c, DB>
+where
+    DB: TracedDatabase,
+    for<'a> &'a mut DB::Connection: Executor<'a, Database = DB>,
+{
+    type Database = DB;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<DB::QueryResult, DB::Row>, sqlx::Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let this = self;
+        match this.tx.as_mut() {
+            Some(tx) => conn_fetch_many::<DB, E>(&mut **tx, &this.config, query, &this.parent),
+            None => finished(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let config = self.config.clone();
+        let parent = self.parent.clone();
+        match self.tx.as_mut() {
+            Some(tx) => Box::pin(async move {
+                conn_fetch_optional::<DB, E>(&mut **tx, &config, query, &parent).await
+            }),
+            None => Box::pin(async {
+                Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+            }),
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [DB::TypeInfo],
+    ) -> BoxFuture<'e, Result<DB::Statement, sqlx::Error>>
+    where
+        't: 'e,
+    {
+        match self.tx.as_mut() {
+            Some(tx) => (&mut **tx).prepare_with(sql, parameters),
+            None => Box::pin(async {
+                Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+            }),
+        }
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, sqlx::Error>>
+    where
+        't: 'e,
+    {
+        match self.tx.as_mut() {
+            Some(tx) => (&mut **tx).describe(sql),
+            None => Box::pin(async {
+                Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+            }),
+        }
+    }
+}
+
+/// A connection from [`TracedPool::acquire`](crate::TracedPool::acquire); use `&mut conn` as the
+/// executor.
+#[derive(Debug)]
+pub struct TracedConnection<DB: Database> {
+    conn: PoolConnection<DB>,
+    config: Arc<Config>,
+}
+
+impl<DB: Database> TracedConnection<DB> {
+    pub(crate) fn new(conn: PoolConnection<DB>, config: Arc<Config>) -> Self {
+        Self { conn, config }
+    }
+
+    /// The wrapped pool connection.
+    pub fn inner(&mut self) -> &mut PoolConnection<DB> {
+        &mut self.conn
+    }
+}
+
+impl<'t, DB> Executor<'t> for &'t mut TracedConnection<DB>
+where
+    DB: TracedDatabase,
+    for<'a> &'a mut DB::Connection: Executor<'a, Database = DB>,
+{
+    type Database = DB;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<DB::QueryResult, DB::Row>, sqlx::Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        conn_fetch_many::<DB, E>(&mut *self.conn, &self.config, query, &Context::current())
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let parent = Context::current();
+        let config = self.config.clone();
+        Box::pin(async move {
+            conn_fetch_optional::<DB, E>(&mut *self.conn, &config, query, &parent).await
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [DB::TypeInfo],
+    ) -> BoxFuture<'e, Result<DB::Statement, sqlx::Error>>
+    where
+        't: 'e,
+    {
+        (&mut *self.conn).prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, sqlx::Error>>
+    where
+        't: 'e,
+    {
+        (&mut *self.conn).describe(sql)
+    }
+}
+
