@@ -3,7 +3,7 @@
 use trace_core::sql::QueryText;
 use trace_core::tracer::Tracer;
 
-use crate::database::ConnectionFacts;
+use trace_core::db::DbTarget;
 
 /// Default longest `db.query.text`, in bytes.
 pub const DEFAULT_MAX_QUERY_TEXT: usize = 2048;
@@ -11,8 +11,7 @@ pub const DEFAULT_MAX_QUERY_TEXT: usize = 2048;
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) tracer: Tracer,
-    pub(crate) system: &'static str,
-    pub(crate) facts: ConnectionFacts,
+    pub(crate) target: DbTarget,
     pub(crate) query_text: QueryText,
     pub(crate) max_query_text: usize,
     pub(crate) sqlcommenter: bool,

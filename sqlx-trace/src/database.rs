@@ -1,8 +1,16 @@
 //! What differs between the databases: system name, dialect, rows affected, connection facts.
 
+use either::Either;
 use futures_util::future::BoxFuture;
-use sqlx::Database;
+use futures_util::stream::BoxStream;
+use sqlx::{Database, Describe, Execute, SqlStr};
 use trace_core::sql::Dialect;
+
+/// The stream of results `fetch_many` yields.
+pub type ResultStream<'e, DB> = BoxStream<
+    'e,
+    Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, sqlx::Error>,
+>;
 
 /// A sqlx database the wrapper knows how to describe.
 pub trait TracedDatabase: Database {
@@ -13,7 +21,30 @@ pub trait TracedDatabase: Database {
     /// Rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Database name, server address and port, from the pool's connect options.
-    fn connection_facts(options: &<Self::Connection as sqlx::Connection>::Options) -> ConnectionFacts;
+    fn connection_facts(
+        options: &<Self::Connection as sqlx::Connection>::Options,
+    ) -> ConnectionFacts;
+    /// `fetch_many` on a connection of this database.
+    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> ResultStream<'e, Self>;
+    /// `fetch_optional` on a connection of this database.
+    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>>;
+    /// `prepare_with` on a connection of this database.
+    fn prepare_with_on<'e>(
+        conn: &'e mut Self::Connection,
+        sql: SqlStr,
+        parameters: &'e [Self::TypeInfo],
+    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>>;
+    /// `describe` on a connection of this database.
+    fn describe_on(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>>;
     /// `db.system.name` as the server reports itself (MariaDB behind the MySQL driver).
     fn detect_system(pool: &sqlx::Pool<Self>) -> BoxFuture<'_, &'static str> {
         let _ = pool;
@@ -35,6 +66,31 @@ pub struct ConnectionFacts {
 #[cfg(feature = "postgres")]
 impl TracedDatabase for sqlx::Postgres {
     const SYSTEM: &'static str = "postgresql";
+    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> ResultStream<'e, Self> {
+        sqlx::Executor::fetch_many(conn, query)
+    }
+    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
+        sqlx::Executor::fetch_optional(conn, query)
+    }
+    fn prepare_with_on<'e>(
+        conn: &'e mut Self::Connection,
+        sql: SqlStr,
+        parameters: &'e [Self::TypeInfo],
+    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
+        sqlx::Executor::prepare_with(conn, sql, parameters)
+    }
+    fn describe_on(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
+        sqlx::Executor::describe(conn, sql)
+    }
     const DIALECT: Dialect = Dialect::Postgres;
     fn rows_affected(r: &sqlx::postgres::PgQueryResult) -> u64 {
         r.rows_affected()
@@ -52,6 +108,31 @@ impl TracedDatabase for sqlx::Postgres {
 #[cfg(feature = "mysql")]
 impl TracedDatabase for sqlx::MySql {
     const SYSTEM: &'static str = "mysql";
+    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> ResultStream<'e, Self> {
+        sqlx::Executor::fetch_many(conn, query)
+    }
+    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
+        sqlx::Executor::fetch_optional(conn, query)
+    }
+    fn prepare_with_on<'e>(
+        conn: &'e mut Self::Connection,
+        sql: SqlStr,
+        parameters: &'e [Self::TypeInfo],
+    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
+        sqlx::Executor::prepare_with(conn, sql, parameters)
+    }
+    fn describe_on(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
+        sqlx::Executor::describe(conn, sql)
+    }
     const DIALECT: Dialect = Dialect::MySql;
     fn rows_affected(r: &sqlx::mysql::MySqlQueryResult) -> u64 {
         r.rows_affected()
@@ -81,6 +162,31 @@ impl TracedDatabase for sqlx::MySql {
 #[cfg(feature = "sqlite")]
 impl TracedDatabase for sqlx::Sqlite {
     const SYSTEM: &'static str = "sqlite";
+    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> ResultStream<'e, Self> {
+        sqlx::Executor::fetch_many(conn, query)
+    }
+    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+        conn: &'e mut Self::Connection,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
+        sqlx::Executor::fetch_optional(conn, query)
+    }
+    fn prepare_with_on<'e>(
+        conn: &'e mut Self::Connection,
+        sql: SqlStr,
+        parameters: &'e [Self::TypeInfo],
+    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
+        sqlx::Executor::prepare_with(conn, sql, parameters)
+    }
+    fn describe_on(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
+        sqlx::Executor::describe(conn, sql)
+    }
     const DIALECT: Dialect = Dialect::Sqlite;
     fn rows_affected(r: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         r.rows_affected()

@@ -7,14 +7,18 @@ use either::Either;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use opentelemetry::Context;
-use sqlx::{Database, Execute, Executor};
+use sqlx::{Database, Execute};
 
 use crate::config::Config;
 use crate::database::TracedDatabase;
 use crate::statement::{Captured, StatementSpan};
 
 /// Takes the query apart and opens its span under `parent`.
-pub(crate) fn begin<'q, DB, E>(config: &Config, query: E, parent: &Context) -> (Captured<DB>, StatementSpan)
+pub(crate) fn begin<'q, DB, E>(
+    config: &Config,
+    query: E,
+    parent: &Context,
+) -> (Captured<DB>, StatementSpan)
 where
     DB: TracedDatabase,
     E: Execute<'q, DB>,
@@ -61,7 +65,6 @@ pub(crate) fn pool_fetch_many<'e, 'q: 'e, DB, E>(
 ) -> BoxStream<'e, Result<Step<DB>, sqlx::Error>>
 where
     DB: TracedDatabase,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     E: 'q + Execute<'q, DB>,
 {
     let (captured, mut span) = begin(&config, query, parent);
@@ -75,7 +78,7 @@ where
             }
         };
         span.connection_acquired();
-        let mut inner = traced_stream::<DB>(span, conn.fetch_many(captured));
+        let mut inner = traced_stream::<DB>(span, DB::fetch_many_on(&mut conn, captured));
         while let Some(item) = inner.next().await {
             yield item;
         }
@@ -91,7 +94,6 @@ pub(crate) async fn pool_fetch_optional<'q, DB, E>(
 ) -> Result<Option<DB::Row>, sqlx::Error>
 where
     DB: TracedDatabase,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     E: 'q + Execute<'q, DB>,
 {
     let (captured, mut span) = begin(&config, query, &parent);
@@ -103,7 +105,7 @@ where
         }
     };
     span.connection_acquired();
-    finish_optional(span, conn.fetch_optional(captured).await)
+    finish_optional(span, DB::fetch_optional_on(&mut conn, captured).await)
 }
 
 /// Records a `fetch_optional` outcome.
@@ -132,11 +134,10 @@ pub(crate) fn conn_fetch_many<'e, 'q: 'e, DB, E>(
 ) -> BoxStream<'e, Result<Step<DB>, sqlx::Error>>
 where
     DB: TracedDatabase,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     E: 'q + Execute<'q, DB>,
 {
     let (captured, span) = begin(config, query, parent);
-    traced_stream::<DB>(span, conn.fetch_many(captured))
+    traced_stream::<DB>(span, DB::fetch_many_on(conn, captured))
 }
 
 /// `fetch_optional` on a held connection.
@@ -148,10 +149,8 @@ pub(crate) async fn conn_fetch_optional<'q, DB, E>(
 ) -> Result<Option<DB::Row>, sqlx::Error>
 where
     DB: TracedDatabase,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     E: 'q + Execute<'q, DB>,
 {
     let (captured, span) = begin(config, query, parent);
-    finish_optional(span, conn.fetch_optional(captured).await)
+    finish_optional(span, DB::fetch_optional_on(conn, captured).await)
 }
-

@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use opentelemetry::Context;
 use sqlx::{Database, Describe, Execute, Executor, Pool, SqlStr};
+use trace_core::db::DbTarget;
 use trace_core::sql::QueryText;
 use trace_core::tracer::Tracer;
 
@@ -52,12 +53,17 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     /// Wraps a pool. Connection facts (database, host, port) come from its options.
     pub fn new(pool: Pool<DB>) -> Self {
         let facts = DB::connection_facts(&pool.connect_options());
+        let value = |s: String| opentelemetry::StringValue::from(Arc::<str>::from(s));
         Self {
             pool,
             config: Arc::new(Config {
                 tracer: Tracer::new("sqlx-trace"),
-                system: DB::SYSTEM,
-                facts,
+                target: DbTarget {
+                    system: DB::SYSTEM,
+                    namespace: facts.namespace.map(value),
+                    server_address: facts.address.map(value),
+                    server_port: facts.port,
+                },
                 query_text: QueryText::Sanitized,
                 max_query_text: DEFAULT_MAX_QUERY_TEXT,
                 sqlcommenter: false,
@@ -80,7 +86,7 @@ impl<DB: TracedDatabase> TracedPool<DB> {
 
     /// Sets `db.system.name` (for example `mariadb` for a MariaDB server reached as MySQL).
     pub fn with_system_name(self, name: &'static str) -> Self {
-        self.update(|c| c.system = name)
+        self.update(|c| c.target.system = name)
     }
 
     /// How `db.query.text` is recorded: sanitised (default), full, or not at all.
@@ -130,7 +136,10 @@ impl<DB: TracedDatabase> TracedPool<DB> {
 
     /// Acquires a traced connection from the pool.
     pub async fn acquire(&self) -> Result<TracedConnection<DB>, sqlx::Error> {
-        Ok(TracedConnection::new(self.pool.acquire().await?, self.config.clone()))
+        Ok(TracedConnection::new(
+            self.pool.acquire().await?,
+            self.config.clone(),
+        ))
     }
 }
 
@@ -144,7 +153,6 @@ impl<DB: Database> Deref for TracedPool<DB> {
 impl<'p, DB> Executor<'p> for &'_ TracedPool<DB>
 where
     DB: TracedDatabase,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     type Database = DB;
 
@@ -155,7 +163,12 @@ where
     where
         E: 'q + Execute<'q, DB>,
     {
-        pool_fetch_many::<DB, E>(self.pool.clone(), self.config.clone(), query, &Context::current())
+        pool_fetch_many::<DB, E>(
+            self.pool.clone(),
+            self.config.clone(),
+            query,
+            &Context::current(),
+        )
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -182,7 +195,10 @@ where
         'p: 'e,
     {
         let pool = self.pool.clone();
-        Box::pin(async move { pool.acquire().await?.prepare_with(sql, parameters).await })
+        Box::pin(async move {
+            let mut conn = pool.acquire().await?;
+            DB::prepare_with_on(&mut conn, sql, parameters).await
+        })
     }
 
     fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, sqlx::Error>>
@@ -190,6 +206,9 @@ where
         'p: 'e,
     {
         let pool = self.pool.clone();
-        Box::pin(async move { pool.acquire().await?.describe(sql).await })
+        Box::pin(async move {
+            let mut conn = pool.acquire().await?;
+            DB::describe_on(&mut conn, sql).await
+        })
     }
 }

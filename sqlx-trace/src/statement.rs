@@ -1,7 +1,6 @@
 //! One statement: the query taken apart (so its text can be read and given back), the span opened
 //! for it, and what is recorded when it ends.
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use opentelemetry::trace::{Span as _, SpanContext};
@@ -11,8 +10,8 @@ use sqlx::{Database, Execute, SqlSafeStr, SqlStr};
 use trace_core::attributes::{
     DB_CLIENT_CONNECTION_WAIT_TIME, DB_RESPONSE_AFFECTED_ROWS, DB_RESPONSE_RETURNED_ROWS,
 };
-use trace_core::db::{self, DbOperation};
-use trace_core::sql::{sanitize, summarize, QueryText};
+use trace_core::db;
+use trace_core::sql::analyze;
 use trace_core::tracer::SpanHandle;
 
 use crate::config::Config;
@@ -59,7 +58,11 @@ impl<DB: Database> Captured<DB> {
             return;
         }
         let tp = trace_core::propagation::format_traceparent(sc);
-        let commented = format!("{} /*traceparent='{}'*/", text.trim_end_matches(';').trim_end(), tp);
+        let commented = format!(
+            "{} /*traceparent='{}'*/",
+            text.trim_end_matches(';').trim_end(),
+            tp
+        );
         self.sql = sqlx::AssertSqlSafe(commented).into_sql_str();
         // a unique text per request would only churn the statement cache
         self.persistent = false;
@@ -98,35 +101,22 @@ pub(crate) struct StatementSpan {
 impl StatementSpan {
     /// Opens the span for `sql` under `parent`.
     pub(crate) fn start<DB: TracedDatabase>(config: &Config, sql: &str, parent: &Context) -> Self {
-        let summary;
-        let text: Option<Cow<'_, str>>;
-        let op = {
-            summary = summarize(sql);
-            text = match config.query_text {
-                QueryText::Off => None,
-                QueryText::Sanitized => Some(sanitize(sql, DB::DIALECT, config.max_query_text)),
-                QueryText::Full => Some(trace_core::limits::truncate_to(sql, config.max_query_text)),
-            };
-            DbOperation {
-                system: config.system,
-                namespace: config.facts.namespace.as_deref(),
-                server_address: config.facts.address.as_deref(),
-                server_port: config.facts.port,
-                query_text: text,
-                summary: (!summary.summary.is_empty()).then(|| Cow::Borrowed(summary.summary.as_str())),
-                operation: summary.operation.as_deref().map(Cow::Borrowed),
-                collection: summary.collection.as_deref().map(Cow::Borrowed),
-                batch_size: None,
-            }
-        };
-        let span = db::start(&config.tracer, &op, parent);
-        let reads = matches!(
-            summary.operation.as_deref(),
-            Some("SELECT" | "SHOW" | "PRAGMA" | "EXPLAIN" | "CALL") | None
-        ) && !matches!(sql.trim_start().get(..5), Some(w) if w.eq_ignore_ascii_case("begin"));
+        let analysis = analyze(
+            sql,
+            DB::DIALECT,
+            config.query_text,
+            config.max_query_text,
+            config.target.system,
+        );
+        let span = db::start(
+            &config.tracer,
+            &config.target,
+            &analysis.operation(),
+            parent,
+        );
         Self {
             span,
-            reads,
+            reads: analysis.reads,
             started: Instant::now(),
             returned: 0,
             affected: 0,
@@ -143,7 +133,8 @@ impl StatementSpan {
     pub(crate) fn connection_acquired(&mut self) {
         if self.span.is_recording() {
             let waited = self.started.elapsed().as_secs_f64();
-            self.span.set_attribute(DB_CLIENT_CONNECTION_WAIT_TIME.kv(waited));
+            self.span
+                .set_attribute(DB_CLIENT_CONNECTION_WAIT_TIME.kv(waited));
         }
     }
 
@@ -168,10 +159,12 @@ impl StatementSpan {
         self.ended = true;
         if self.span.is_recording() {
             if self.reads || self.returned > 0 {
-                self.span.set_attribute(DB_RESPONSE_RETURNED_ROWS.kv(self.returned as i64));
+                self.span
+                    .set_attribute(DB_RESPONSE_RETURNED_ROWS.kv(self.returned as i64));
             }
             if self.affected > 0 {
-                self.span.set_attribute(DB_RESPONSE_AFFECTED_ROWS.kv(self.affected as i64));
+                self.span
+                    .set_attribute(DB_RESPONSE_AFFECTED_ROWS.kv(self.affected as i64));
             }
         }
         self.span.end();
@@ -186,7 +179,12 @@ impl StatementSpan {
         let code = error
             .as_database_error()
             .and_then(|e| e.code().map(|c| c.into_owned()));
-        db::record_failure(&mut self.span, code.as_deref(), error_type(error), error.to_string());
+        db::record_failure(
+            &mut self.span,
+            code.as_deref(),
+            error_type(error),
+            error.to_string(),
+        );
         self.span.end();
     }
 }

@@ -82,14 +82,15 @@ impl<DB: TracedDatabase> Drop for TracedTransaction<'_, DB> {
 
 fn finished<'e, T: Send + 'e>() -> BoxStream<'e, Result<T, sqlx::Error>> {
     Box::pin(futures_util::stream::once(async {
-        Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+        Err(sqlx::Error::Protocol(
+            "the transaction is already finished".into(),
+        ))
     }))
 }
 
 impl<'t, 'c, DB> Executor<'t> for &'t mut TracedTransaction<'c, DB>
 where
     DB: TracedDatabase,
-    for<'a> &'a mut DB::Connection: Executor<'a, Database = DB>,
 {
     type Database = DB;
 
@@ -123,7 +124,9 @@ where
                 conn_fetch_optional::<DB, E>(&mut **tx, &config, query, &parent).await
             }),
             None => Box::pin(async {
-                Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+                Err(sqlx::Error::Protocol(
+                    "the transaction is already finished".into(),
+                ))
             }),
         }
     }
@@ -137,9 +140,11 @@ where
         't: 'e,
     {
         match self.tx.as_mut() {
-            Some(tx) => (&mut **tx).prepare_with(sql, parameters),
+            Some(tx) => DB::prepare_with_on(&mut **tx, sql, parameters),
             None => Box::pin(async {
-                Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+                Err(sqlx::Error::Protocol(
+                    "the transaction is already finished".into(),
+                ))
             }),
         }
     }
@@ -149,9 +154,11 @@ where
         't: 'e,
     {
         match self.tx.as_mut() {
-            Some(tx) => (&mut **tx).describe(sql),
+            Some(tx) => DB::describe_on(&mut **tx, sql),
             None => Box::pin(async {
-                Err(sqlx::Error::Protocol("the transaction is already finished".into()))
+                Err(sqlx::Error::Protocol(
+                    "the transaction is already finished".into(),
+                ))
             }),
         }
     }
@@ -179,7 +186,6 @@ impl<DB: Database> TracedConnection<DB> {
 impl<'t, DB> Executor<'t> for &'t mut TracedConnection<DB>
 where
     DB: TracedDatabase,
-    for<'a> &'a mut DB::Connection: Executor<'a, Database = DB>,
 {
     type Database = DB;
 
@@ -217,14 +223,13 @@ where
     where
         't: 'e,
     {
-        (&mut *self.conn).prepare_with(sql, parameters)
+        DB::prepare_with_on(&mut self.conn, sql, parameters)
     }
 
     fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, sqlx::Error>>
     where
         't: 'e,
     {
-        (&mut *self.conn).describe(sql)
+        DB::describe_on(&mut self.conn, sql)
     }
 }
-

@@ -39,7 +39,9 @@ struct TestDb {
 
 async fn pg_db() -> TestDb {
     let name = unique("trace_pg");
-    let admin = sqlx::PgPool::connect(PG_ADMIN).await.expect("PostgreSQL on 127.0.0.1:5432");
+    let admin = sqlx::PgPool::connect(PG_ADMIN)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
@@ -53,7 +55,9 @@ async fn pg_db() -> TestDb {
 
 async fn my_db() -> TestDb {
     let name = unique("trace_my");
-    let admin = sqlx::MySqlPool::connect(MY_ADMIN).await.expect("MariaDB on 127.0.0.1:3306");
+    let admin = sqlx::MySqlPool::connect(MY_ADMIN)
+        .await
+        .expect("MariaDB on 127.0.0.1:3306");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
@@ -79,15 +83,21 @@ async fn drop_db(db: TestDb) {
     match db.kind {
         "pg" => {
             let admin = sqlx::PgPool::connect(PG_ADMIN).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name)))
-                .execute(&admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                db.name
+            )))
+            .execute(&admin)
+            .await;
         }
         "my" => {
             let admin = sqlx::MySqlPool::connect(MY_ADMIN).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {}", db.name)))
-                .execute(&admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {}",
+                db.name
+            )))
+            .execute(&admin)
+            .await;
         }
         _ => {
             let _ = std::fs::remove_file(&db.name);
@@ -120,7 +130,12 @@ fn spans<'a>(t: &'a Trace, name: &str) -> Vec<&'a SpanData> {
 fn assert_client(s: &SpanData, system: &str, parent: &SpanData) {
     assert_eq!(s.span_kind, SpanKind::Client, "{}", s.name);
     assert_eq!(s.str_attr("db.system.name"), system);
-    assert_eq!(s.parent_span_id, parent.span_context.span_id(), "{} nests under its parent", s.name);
+    assert_eq!(
+        s.parent_span_id,
+        parent.span_context.span_id(),
+        "{} nests under its parent",
+        s.name
+    );
     s.assert_declared(&[]);
 }
 
@@ -240,9 +255,36 @@ macro_rules! crud_test {
     };
 }
 
-crud_test!(postgres_crud_stream_errors, sqlx::Postgres, pg_db().await, "postgresql", "$1", "$2", "42601", "23505");
-crud_test!(mariadb_crud_stream_errors, sqlx::MySql, my_db().await, "mariadb", "?", "?", "42000", "23000");
-crud_test!(sqlite_crud_stream_errors, sqlx::Sqlite, lite_db(), "sqlite", "?", "?", "1", "1555");
+crud_test!(
+    postgres_crud_stream_errors,
+    sqlx::Postgres,
+    pg_db().await,
+    "postgresql",
+    "$1",
+    "$2",
+    "42601",
+    "23505"
+);
+crud_test!(
+    mariadb_crud_stream_errors,
+    sqlx::MySql,
+    my_db().await,
+    "mariadb",
+    "?",
+    "?",
+    "42000",
+    "23000"
+);
+crud_test!(
+    sqlite_crud_stream_errors,
+    sqlx::Sqlite,
+    lite_db(),
+    "sqlite",
+    "?",
+    "?",
+    "1",
+    "1555"
+);
 
 macro_rules! tx_test {
     ($name:ident, $db:ty, $make:expr) => {
@@ -257,13 +299,22 @@ macro_rules! tx_test {
                 .unwrap();
             let trace = traced(9, || async {
                 let mut tx = pool.begin().await.unwrap();
-                sqlx::query("INSERT INTO acct (id, n) VALUES (1, 10)").execute(&mut tx).await.unwrap();
+                sqlx::query("INSERT INTO acct (id, n) VALUES (1, 10)")
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
                 let mut tx = pool.begin().await.unwrap();
-                sqlx::query("INSERT INTO acct (id, n) VALUES (2, 20)").execute(&mut tx).await.unwrap();
+                sqlx::query("INSERT INTO acct (id, n) VALUES (2, 20)")
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
                 tx.rollback().await.unwrap();
                 let mut tx = pool.begin().await.unwrap();
-                sqlx::query("UPDATE acct SET n = 0").execute(&mut tx).await.unwrap();
+                sqlx::query("UPDATE acct SET n = 0")
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
                 drop(tx);
             })
             .await;
@@ -272,12 +323,23 @@ macro_rules! tx_test {
             assert_eq!(spans(&trace, "COMMIT").len(), 1);
             let rollbacks = spans(&trace, "ROLLBACK");
             assert_eq!(rollbacks.len(), 2);
-            assert!(rollbacks.iter().any(|r| r.events.iter().any(|e| e.name == "transaction dropped without commit")));
+            assert!(rollbacks.iter().any(|r| r
+                .events
+                .iter()
+                .any(|e| e.name == "transaction dropped without commit")));
             for s in trace.spans.iter().filter(|s| s.name != "test") {
-                assert_eq!(s.parent_span_id, root.span_context.span_id(), "{} under the transaction's context", s.name);
+                assert_eq!(
+                    s.parent_span_id,
+                    root.span_context.span_id(),
+                    "{} under the transaction's context",
+                    s.name
+                );
             }
             // the rolled-back and dropped work is gone, the committed row stays
-            let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, n FROM acct").fetch_all(pool.inner()).await.unwrap();
+            let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, n FROM acct")
+                .fetch_all(pool.inner())
+                .await
+                .unwrap();
             assert_eq!(rows, vec![(1, 10)]);
             drop(pool);
             drop_db(db).await;
@@ -292,22 +354,44 @@ tx_test!(sqlite_transactions, sqlx::Sqlite, lite_db());
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_in_memory_query_text_modes_and_sqlcommenter() {
     install();
-    let pool = TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await.unwrap();
+    let pool = TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:")
+        .await
+        .unwrap();
     let full = pool.clone().with_query_text(QueryText::Full);
     let off = pool.clone().with_query_text(QueryText::Off);
     let commented = pool.clone().with_sqlcommenter(true);
     let trace = traced(4, || async {
-        sqlx::query("SELECT 'visible' AS v").fetch_one(&full).await.unwrap();
-        sqlx::query("SELECT 1 AS off").fetch_one(&off).await.unwrap();
-        let row = sqlx::query("SELECT 2 AS c").fetch_one(&commented).await.unwrap();
+        sqlx::query("SELECT 'visible' AS v")
+            .fetch_one(&full)
+            .await
+            .unwrap();
+        sqlx::query("SELECT 1 AS off")
+            .fetch_one(&off)
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT 2 AS c")
+            .fetch_one(&commented)
+            .await
+            .unwrap();
         let _: i64 = row.get(0);
-        sqlx::query("SELECT 3 /* mine */").fetch_one(&commented).await.unwrap();
+        sqlx::query("SELECT 3 /* mine */")
+            .fetch_one(&commented)
+            .await
+            .unwrap();
     })
     .await;
     let selects = spans(&trace, "SELECT");
     assert_eq!(selects.len(), 4, "{}", trace.render());
-    assert!(selects.iter().any(|s| matches!(s.attr("db.query.text"), Some(v) if v.as_str() == "SELECT 'visible' AS v")));
-    assert_eq!(selects.iter().filter(|s| s.attr("db.query.text").is_none()).count(), 1);
+    assert!(selects.iter().any(
+        |s| matches!(s.attr("db.query.text"), Some(v) if v.as_str() == "SELECT 'visible' AS v")
+    ));
+    assert_eq!(
+        selects
+            .iter()
+            .filter(|s| s.attr("db.query.text").is_none())
+            .count(),
+        1
+    );
     assert_eq!(selects[0].str_attr("db.namespace"), ":memory:");
 }
 
@@ -315,15 +399,22 @@ async fn sqlite_in_memory_query_text_modes_and_sqlcommenter() {
 async fn sqlcommenter_appends_the_traceparent_seen_by_postgres() {
     install();
     let db = pg_db().await;
-    let pool = TracedPool::<sqlx::Postgres>::connect(&db.url).await.unwrap().with_sqlcommenter(true);
+    let pool = TracedPool::<sqlx::Postgres>::connect(&db.url)
+        .await
+        .unwrap()
+        .with_sqlcommenter(true);
     let mut seen = String::new();
     let trace = traced(2, || async {
         // the statement as the server received it
-        seen = sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-            .fetch_one(&pool)
+        seen =
+            sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        sqlx::query("SELECT 1 /* already commented */")
+            .execute(&pool)
             .await
             .unwrap();
-        sqlx::query("SELECT 1 /* already commented */").execute(&pool).await.unwrap();
     })
     .await;
     let span = trace.spans.iter().find(|s| matches!(s.attr("db.query.text"), Some(v) if v.as_str().contains("pg_stat_activity"))).unwrap();
@@ -344,7 +435,9 @@ async fn statements_nest_under_the_server_span() {
     let db = lite_db();
     let pool = TracedPool::<sqlx::Sqlite>::connect(&db.url).await.unwrap();
     let pg = pg_db().await;
-    let pg_pool = TracedPool::<sqlx::Postgres>::connect(&pg.url).await.unwrap();
+    let pg_pool = TracedPool::<sqlx::Postgres>::connect(&pg.url)
+        .await
+        .unwrap();
     let my = my_db().await;
     let my_pool = TracedPool::<sqlx::MySql>::connect(&my.url).await.unwrap();
     let app = axum::Router::new()
@@ -353,9 +446,18 @@ async fn statements_nest_under_the_server_span() {
             get(move || {
                 let (pool, pg_pool, my_pool) = (pool.clone(), pg_pool.clone(), my_pool.clone());
                 async move {
-                    let a: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await.unwrap();
-                    let b: i32 = sqlx::query_scalar("SELECT 2").fetch_one(&pg_pool).await.unwrap();
-                    let c: i64 = sqlx::query_scalar("SELECT 3").fetch_one(&my_pool).await.unwrap();
+                    let a: i64 = sqlx::query_scalar("SELECT 1")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    let b: i32 = sqlx::query_scalar("SELECT 2")
+                        .fetch_one(&pg_pool)
+                        .await
+                        .unwrap();
+                    let c: i64 = sqlx::query_scalar("SELECT 3")
+                        .fetch_one(&my_pool)
+                        .await
+                        .unwrap();
                     (a + i64::from(b) + c).to_string()
                 }
             }),
@@ -367,13 +469,22 @@ async fn statements_nest_under_the_server_span() {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<axum::body::Body>();
     let res = client
-        .request(http::Request::get(format!("http://{addr}/count")).body(axum::body::Body::empty()).unwrap())
+        .request(
+            http::Request::get(format!("http://{addr}/count"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let tid = TraceId::from_hex(res.headers()["x-trace-id"].to_str().unwrap()).unwrap();
-    let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     assert_eq!(body, "6");
-    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 4)).await.unwrap();
+    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 4))
+        .await
+        .unwrap();
     let server = trace.span("GET /count");
     let systems: Vec<&str> = trace
         .children(server)
@@ -393,9 +504,12 @@ async fn statements_nest_under_the_server_span() {
 async fn an_error_in_the_middle_of_a_stream_is_recorded_on_that_span() {
     install();
     let db = pg_db().await;
-    let pool = TracedPool::<sqlx::Postgres>::connect(&db.url).await.unwrap();
+    let pool = TracedPool::<sqlx::Postgres>::connect(&db.url)
+        .await
+        .unwrap();
     let trace = traced(1, || async {
-        let mut stream = sqlx::query("SELECT 10 / (3 - g) FROM generate_series(1, 5) g").fetch(&pool);
+        let mut stream =
+            sqlx::query("SELECT 10 / (3 - g) FROM generate_series(1, 5) g").fetch(&pool);
         let mut rows = 0;
         let err = loop {
             match stream.try_next().await {
@@ -405,7 +519,10 @@ async fn an_error_in_the_middle_of_a_stream_is_recorded_on_that_span() {
             }
         };
         assert_eq!(rows, 2);
-        assert_eq!(err.as_database_error().and_then(|e| e.code()).as_deref(), Some("22012"));
+        assert_eq!(
+            err.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("22012")
+        );
     })
     .await;
     let s = trace.span("SELECT generate_series");

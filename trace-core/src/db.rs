@@ -13,78 +13,85 @@ use opentelemetry::trace::{Span, SpanKind};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
-use crate::intern::HOSTS;
 use crate::tracer::{SpanHandle, Tracer};
 
-/// One database operation, as the span records it. Text fields must already be sanitised.
+/// Where a client connects: fixed per pool or connection, built once.
 #[derive(Debug, Clone, Default)]
-pub struct DbOperation<'a> {
+pub struct DbTarget {
     /// `db.system.name`: `postgresql`, `mysql`, `mariadb`, `sqlite`, `redis`.
     pub system: &'static str,
     /// `db.namespace`.
-    pub namespace: Option<&'a str>,
+    pub namespace: Option<StringValue>,
     /// `server.address`.
-    pub server_address: Option<&'a str>,
+    pub server_address: Option<StringValue>,
     /// `server.port`.
     pub server_port: Option<u16>,
+}
+
+/// One database operation, as the span records it. Text fields must already be sanitised.
+#[derive(Debug, Clone, Default)]
+pub struct DbOperation {
+    /// The span name (see [`span_name`]).
+    pub name: Cow<'static, str>,
     /// `db.query.text` (parameterised or sanitised).
-    pub query_text: Option<Cow<'a, str>>,
+    pub query_text: Option<StringValue>,
     /// `db.query.summary`.
-    pub summary: Option<Cow<'a, str>>,
+    pub summary: Option<StringValue>,
     /// `db.operation.name`.
-    pub operation: Option<Cow<'a, str>>,
+    pub operation: Option<StringValue>,
     /// `db.collection.name`, when the operation acts on one collection.
-    pub collection: Option<Cow<'a, str>>,
+    pub collection: Option<StringValue>,
     /// `db.operation.batch.size`, for batches of two or more.
     pub batch_size: Option<usize>,
 }
 
-impl DbOperation<'_> {
-    /// The span name the conventions give this operation.
-    pub fn span_name(&self) -> Cow<'static, str> {
-        if let Some(s) = &self.summary {
-            return Cow::Owned(s.to_string());
-        }
-        match (&self.operation, &self.collection) {
-            (Some(op), Some(c)) => Cow::Owned(format!("{op} {c}")),
-            (Some(op), None) => Cow::Owned(op.to_string()),
-            _ => Cow::Borrowed(self.system),
-        }
+/// The span name the conventions give an operation.
+pub fn span_name(
+    summary: Option<&str>,
+    operation: Option<&str>,
+    collection: Option<&str>,
+    system: &'static str,
+) -> Cow<'static, str> {
+    let owned = match (summary, operation, collection) {
+        (Some(s), _, _) if !s.is_empty() => s.to_owned(),
+        (_, Some(op), Some(c)) => format!("{op} {c}"),
+        (_, Some(op), None) => op.to_owned(),
+        _ => return Cow::Borrowed(system),
+    };
+    match crate::intern::ROUTES.get(&owned) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(owned),
     }
 }
 
-fn owned(s: &str) -> StringValue {
-    StringValue::from(s.to_string())
-}
-
 /// Starts a database client span under `parent` (attributes built only when it will record).
-pub fn start(tracer: &Tracer, op: &DbOperation<'_>, parent: &Context) -> SpanHandle {
+pub fn start(tracer: &Tracer, target: &DbTarget, op: &DbOperation, parent: &Context) -> SpanHandle {
     let head = || {
         let mut a: Vec<KeyValue> = Vec::with_capacity(12);
-        a.push(DB_SYSTEM_NAME.kv(op.system));
+        a.push(DB_SYSTEM_NAME.kv(target.system));
         if let Some(o) = &op.operation {
-            a.push(DB_OPERATION_NAME.kv(owned(o)));
+            a.push(DB_OPERATION_NAME.kv(o.clone()));
         }
         if let Some(c) = &op.collection {
-            a.push(DB_COLLECTION_NAME.kv(owned(c)));
+            a.push(DB_COLLECTION_NAME.kv(c.clone()));
         }
-        (op.span_name(), a)
+        (op.name.clone(), a)
     };
     tracer.start(SpanKind::Client, parent, Vec::new(), head, |a| {
-        if let Some(ns) = op.namespace {
-            a.push(DB_NAMESPACE.kv(HOSTS.value(ns)));
+        if let Some(ns) = &target.namespace {
+            a.push(DB_NAMESPACE.kv(ns.clone()));
         }
-        if let Some(h) = op.server_address {
-            a.push(SERVER_ADDRESS.kv(HOSTS.value(h)));
+        if let Some(h) = &target.server_address {
+            a.push(SERVER_ADDRESS.kv(h.clone()));
         }
-        if let Some(p) = op.server_port {
+        if let Some(p) = target.server_port {
             a.push(SERVER_PORT.kv(i64::from(p)));
         }
         if let Some(t) = &op.query_text {
-            a.push(DB_QUERY_TEXT.kv(owned(t)));
+            a.push(DB_QUERY_TEXT.kv(t.clone()));
         }
         if let Some(s) = &op.summary {
-            a.push(DB_QUERY_SUMMARY.kv(owned(s)));
+            a.push(DB_QUERY_SUMMARY.kv(s.clone()));
         }
         if let Some(b) = op.batch_size.filter(|b| *b >= 2) {
             a.push(DB_OPERATION_BATCH_SIZE.kv(b as i64));
@@ -117,16 +124,15 @@ mod tests {
 
     #[test]
     fn names_follow_the_convention() {
-        let mut op = DbOperation {
-            system: "postgresql",
-            ..Default::default()
-        };
-        assert_eq!(op.span_name(), "postgresql");
-        op.operation = Some("SELECT".into());
-        assert_eq!(op.span_name(), "SELECT");
-        op.collection = Some("users".into());
-        assert_eq!(op.span_name(), "SELECT users");
-        op.summary = Some("SELECT users JOIN orders".into());
-        assert_eq!(op.span_name(), "SELECT users JOIN orders");
+        assert_eq!(span_name(None, None, None, "postgresql"), "postgresql");
+        assert_eq!(span_name(None, Some("SELECT"), None, "x"), "SELECT");
+        assert_eq!(
+            span_name(None, Some("SELECT"), Some("users"), "x"),
+            "SELECT users"
+        );
+        assert_eq!(
+            span_name(Some("SELECT users JOIN orders"), Some("SELECT"), None, "x"),
+            "SELECT users JOIN orders"
+        );
     }
 }

@@ -9,6 +9,7 @@ use opentelemetry::StringValue;
 
 /// FNV-1a: these keys are short and few, SipHash's DoS resistance is not needed (the table is
 /// bounded) and costs several times more per lookup.
+/// The FNV-1a hasher behind the tables.
 #[derive(Default)]
 pub struct Fnv(u64);
 

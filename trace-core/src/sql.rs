@@ -5,7 +5,7 @@
 //! A hand-written lexer, one pass over the bytes, no allocation beyond the output: linear time, and
 //! no input can make it panic. String literals (`'...'` with `''` and, where the dialect has them,
 //! backslash escapes; `E'...'`, `N'...'`, `X'...'`, `B'...'`, `U&'...'`), dollar-quoted strings
-//! (`$$...$$`, `$tag$...$tag$`), numbers (decimal, exponent, hex), `TRUE`/`FALSE` and, in MySQL,
+//! (`$$...$$`, `$tag$...$tag$`, recognised in every dialect), numbers (decimal, exponent, hex), `TRUE`/`FALSE` and, in MySQL,
 //! double-quoted strings become `?`; comments are dropped; runs of white space become one space;
 //! `IN (?, ?, ?)` becomes `IN (?)`. Placeholders (`?`, `$1`, `:name`, `@p1`), identifiers and
 //! keywords are kept. An unterminated literal swallows the rest of the text (it becomes `?`).
@@ -23,7 +23,7 @@
 use std::borrow::Cow;
 
 /// Which SQL dialect the text is in (decides escapes and quote meanings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// PostgreSQL: `"` quotes identifiers, `E'..'` has backslash escapes, `$$` strings.
     Postgres,
@@ -34,7 +34,7 @@ pub enum Dialect {
 }
 
 /// How much of the statement text a span records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueryText {
     /// Nothing.
     Off,
@@ -54,13 +54,21 @@ fn is_ident(b: u8) -> bool {
 
 /// Sanitises `sql` (see the module documentation), cutting the result at `max_len` bytes.
 pub fn sanitize(sql: &str, dialect: Dialect, max_len: usize) -> Cow<'_, str> {
-    let out = sanitize_owned(sql, dialect);
-    let out = collapse_in_lists(&out);
-    let cut = crate::limits::truncate_to(&out, max_len);
-    if cut == sql {
+    let mut out = sanitize_owned(sql, dialect);
+    if let Cow::Owned(collapsed) = collapse_in_lists(&out) {
+        out = collapsed;
+    }
+    if out.len() > max_len {
+        let mut end = max_len;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    if out == sql {
         Cow::Borrowed(sql)
     } else {
-        Cow::Owned(cut.into_owned())
+        Cow::Owned(out)
     }
 }
 
@@ -144,7 +152,10 @@ fn sanitize_owned(sql: &str, dialect: Dialect) -> String {
                     if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
                         depth -= 1;
                         i += 2;
-                    } else if dialect == Dialect::Postgres && b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                    } else if dialect == Dialect::Postgres
+                        && b[i] == b'/'
+                        && b.get(i + 1) == Some(&b'*')
+                    {
                         depth += 1;
                         i += 2;
                     } else {
@@ -171,7 +182,7 @@ fn sanitize_owned(sql: &str, dialect: Dialect) -> String {
                 out.push_str(&sql[i..end]);
                 i = end;
             }
-            b'$' if dialect == Dialect::Postgres => match dollar_tag(b, i) {
+            b'$' => match dollar_tag(b, i) {
                 Some(len) => {
                     let tag = &b[i..i + len];
                     i = find(b, i + len, tag).map_or(b.len(), |e| e + len);
@@ -203,11 +214,17 @@ fn sanitize_owned(sql: &str, dialect: Dialect) -> String {
                 let word = &sql[start..i];
                 let next = b.get(i).copied();
                 // Prefixed strings: E'..', N'..', X'..', B'..', U&'..'
-                if next == Some(b'\'') && word.len() == 1 && matches!(word.as_bytes()[0] | 0x20, b'e' | b'n' | b'x' | b'b') {
+                if next == Some(b'\'')
+                    && word.len() == 1
+                    && matches!(word.as_bytes()[0] | 0x20, b'e' | b'n' | b'x' | b'b')
+                {
                     let backslash = dialect == Dialect::MySql || word.as_bytes()[0] | 0x20 == b'e';
                     i = skip_quoted(b, i, b'\'', backslash);
                     out.push('?');
-                } else if next == Some(b'&') && word.eq_ignore_ascii_case("u") && b.get(i + 1) == Some(&b'\'') {
+                } else if next == Some(b'&')
+                    && word.eq_ignore_ascii_case("u")
+                    && b.get(i + 1) == Some(&b'\'')
+                {
                     i = skip_quoted(b, i + 1, b'\'', false);
                     out.push('?');
                 } else if word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false") {
@@ -330,9 +347,36 @@ pub struct Summary {
 }
 
 const OPERATIONS: &[&str] = &[
-    "SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE", "CREATE", "ALTER", "DROP",
-    "TRUNCATE", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "CALL", "EXEC", "EXECUTE",
-    "GRANT", "REVOKE", "VACUUM", "ANALYZE", "EXPLAIN", "SET", "SHOW", "USE", "COPY", "LOCK", "PRAGMA",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "UPSERT",
+    "REPLACE",
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "TRUNCATE",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "CALL",
+    "EXEC",
+    "EXECUTE",
+    "GRANT",
+    "REVOKE",
+    "VACUUM",
+    "ANALYZE",
+    "EXPLAIN",
+    "SET",
+    "SHOW",
+    "USE",
+    "COPY",
+    "LOCK",
+    "PRAGMA",
     "WITH",
 ];
 
@@ -350,7 +394,7 @@ pub fn summarize(sql: &str) -> Summary {
     let mut len = 0usize;
     let mut i = 0;
     let push = |parts: &mut Vec<String>, s: String, len: &mut usize| {
-        if *len + s.len() + 1 <= 255 {
+        if *len + s.len() < 255 {
             *len += s.len() + 1;
             parts.push(s);
         }
@@ -377,7 +421,10 @@ pub fn summarize(sql: &str) -> Summary {
                         i += 1;
                     }
                 }
-                if i + 1 < b.len() && b[i] == b'.' && (is_ident_start(b[i + 1]) || b[i + 1] == b'"' || b[i + 1] == b'`') {
+                if i + 1 < b.len()
+                    && b[i] == b'.'
+                    && (is_ident_start(b[i + 1]) || b[i + 1] == b'"' || b[i + 1] == b'`')
+                {
                     i += 1;
                     continue;
                 }
@@ -399,7 +446,10 @@ pub fn summarize(sql: &str) -> Summary {
             expect_target = TARGET_BEFORE.contains(&upper.as_str());
             // SELECT/INSERT/UPDATE/DELETE/MERGE/CALL can appear anywhere (sub-queries, CTEs);
             // the other operation words only open a statement (UPDATE t SET ..., replace(...)).
-            let anywhere = matches!(upper.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "CALL");
+            let anywhere = matches!(
+                upper.as_str(),
+                "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "CALL"
+            );
             let opening = parts.is_empty() && ops == 0;
             if OPERATIONS.contains(&upper.as_str()) && upper != "WITH" && (anywhere || opening) {
                 ops += 1;
@@ -423,7 +473,11 @@ pub fn summarize(sql: &str) -> Summary {
     Summary {
         summary: parts.join(" "),
         operation: if ops == 1 { first_op } else { None },
-        collection: if unique.len() == 1 { unique.pop() } else { None },
+        collection: if unique.len() == 1 {
+            unique.pop()
+        } else {
+            None
+        },
     }
 }
 
@@ -442,19 +496,43 @@ mod tests {
     fn sanitiser_table() {
         let cases: &[(&str, &str)] = &[
             ("SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = ?"),
-            ("SELECT * FROM t WHERE a = $1 AND b = $2", "SELECT * FROM t WHERE a = $1 AND b = $2"),
+            (
+                "SELECT * FROM t WHERE a = $1 AND b = $2",
+                "SELECT * FROM t WHERE a = $1 AND b = $2",
+            ),
             ("SELECT 'it''s' , x", "SELECT ? , x"),
             ("SELECT E'a\\'b' FROM t", "SELECT ? FROM t"),
             ("SELECT $$ body 'x' $$, $tag$ 1 $tag$", "SELECT ?, ?"),
-            ("SELECT '1'::int, -5, 3.14e-2, .5, 0xFF", "SELECT ?::int, -?, ?, ?, ?"),
-            ("SELECT * FROM t WHERE id IN (1, 2, 3)", "SELECT * FROM t WHERE id IN (?)"),
-            ("SELECT * FROM t WHERE id IN ($1, $2)", "SELECT * FROM t WHERE id IN ($1, $2)"),
-            ("SELECT a -- secret 'x'\nFROM t /* pw=hunter2 */ WHERE b", "SELECT a FROM t WHERE b"),
+            (
+                "SELECT '1'::int, -5, 3.14e-2, .5, 0xFF",
+                "SELECT ?::int, -?, ?, ?, ?",
+            ),
+            (
+                "SELECT * FROM t WHERE id IN (1, 2, 3)",
+                "SELECT * FROM t WHERE id IN (?)",
+            ),
+            (
+                "SELECT * FROM t WHERE id IN ($1, $2)",
+                "SELECT * FROM t WHERE id IN ($1, $2)",
+            ),
+            (
+                "SELECT a -- secret 'x'\nFROM t /* pw=hunter2 */ WHERE b",
+                "SELECT a FROM t WHERE b",
+            ),
             ("SELECT /* outer /* inner */ still */ 1", "SELECT ?"),
-            ("UPDATE t SET flag = TRUE, n = NULL", "UPDATE t SET flag = ?, n = NULL"),
-            ("SELECT \"Weird \"\"name\"\"\" FROM \"T1\"", "SELECT \"Weird \"\"name\"\"\" FROM \"T1\""),
+            (
+                "UPDATE t SET flag = TRUE, n = NULL",
+                "UPDATE t SET flag = ?, n = NULL",
+            ),
+            (
+                "SELECT \"Weird \"\"name\"\"\" FROM \"T1\"",
+                "SELECT \"Weird \"\"name\"\"\" FROM \"T1\"",
+            ),
             ("SELECT col1, t2.x FROM t2", "SELECT col1, t2.x FROM t2"),
-            ("SELECT N'abc', X'0F', B'101', U&'d\\0061t'", "SELECT ?, ?, ?, ?"),
+            (
+                "SELECT N'abc', X'0F', B'101', U&'d\\0061t'",
+                "SELECT ?, ?, ?, ?",
+            ),
             ("SELECT 'unterminated", "SELECT ?"),
             ("SELECT   a,\n\t b", "SELECT a, b"),
             ("SELECT 'héllo', 'ü' FROM t", "SELECT ?, ? FROM t"),
@@ -464,9 +542,15 @@ mod tests {
             assert_eq!(pg(input), *want, "input: {input:?}");
         }
         // MySQL: backslash escapes, double-quoted strings, # comments, backticks kept
-        assert_eq!(my("SELECT 'a\\'b', \"c\" FROM `t` # note 'x'"), "SELECT ?, ? FROM `t`");
+        assert_eq!(
+            my("SELECT 'a\\'b', \"c\" FROM `t` # note 'x'"),
+            "SELECT ?, ? FROM `t`"
+        );
         // parameterised text as written comes back borrowed
-        assert!(matches!(sanitize("SELECT a FROM t WHERE id = $1", Dialect::Postgres, 100), Cow::Borrowed(_)));
+        assert!(matches!(
+            sanitize("SELECT a FROM t WHERE id = $1", Dialect::Postgres, 100),
+            Cow::Borrowed(_)
+        ));
         // truncation on a char boundary
         assert_eq!(sanitize("SELECT ééé", Dialect::Postgres, 9), "SELECT é");
     }
@@ -474,7 +558,14 @@ mod tests {
     #[test]
     fn summaries() {
         let s = summarize("SELECT * FROM orders WHERE id = $1");
-        assert_eq!((s.summary.as_str(), s.operation.as_deref(), s.collection.as_deref()), ("SELECT orders", Some("SELECT"), Some("orders")));
+        assert_eq!(
+            (
+                s.summary.as_str(),
+                s.operation.as_deref(),
+                s.collection.as_deref()
+            ),
+            ("SELECT orders", Some("SELECT"), Some("orders"))
+        );
         let s = summarize("insert into public.users (a) values (1)");
         assert_eq!(s.summary, "INSERT public.users");
         assert_eq!(s.collection.as_deref(), Some("public.users"));
@@ -489,7 +580,10 @@ mod tests {
         let s = summarize("DROP TABLE IF EXISTS tmp_1");
         assert_eq!(s.summary, "DROP tmp_1");
         let s = summarize("BEGIN");
-        assert_eq!((s.summary.as_str(), s.operation.as_deref()), ("BEGIN", Some("BEGIN")));
+        assert_eq!(
+            (s.summary.as_str(), s.operation.as_deref()),
+            ("BEGIN", Some("BEGIN"))
+        );
         let s = summarize("WITH c AS (SELECT 1) SELECT * FROM c");
         assert_eq!(s.summary, "SELECT SELECT c");
         assert_eq!(summarize("").summary, "");
@@ -498,11 +592,185 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_bytes() {
-        for s in ["'", "\"", "$", "$$", "$a", "/*", "--", "0x", "1e", "E'", "U&", "\u{fffd}\u{10ffff}", "IN (", "in(?,?"] {
+        for s in [
+            "'",
+            "\"",
+            "$",
+            "$$",
+            "$a",
+            "/*",
+            "--",
+            "0x",
+            "1e",
+            "E'",
+            "U&",
+            "\u{fffd}\u{10ffff}",
+            "IN (",
+            "in(?,?",
+        ] {
             for d in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
                 let _ = sanitize(s, d, 10);
             }
             let _ = summarize(s);
         }
+    }
+}
+
+/// Everything a span needs from one statement text, computed once and cached per thread.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The span name.
+    pub name: std::borrow::Cow<'static, str>,
+    /// `db.query.text` as recorded (per the mode), if any.
+    pub text: Option<opentelemetry::StringValue>,
+    /// `db.query.summary`.
+    pub summary: Option<opentelemetry::StringValue>,
+    /// `db.operation.name`.
+    pub operation: Option<opentelemetry::StringValue>,
+    /// `db.collection.name`.
+    pub collection: Option<opentelemetry::StringValue>,
+    /// Whether the statement reads rows (its row count is worth recording even when zero).
+    pub reads: bool,
+}
+
+impl Analysis {
+    /// The span's operation description.
+    pub fn operation(&self) -> crate::db::DbOperation {
+        crate::db::DbOperation {
+            name: self.name.clone(),
+            query_text: self.text.clone(),
+            summary: self.summary.clone(),
+            operation: self.operation.clone(),
+            collection: self.collection.clone(),
+            batch_size: None,
+        }
+    }
+}
+
+fn arc_value(s: &str) -> opentelemetry::StringValue {
+    opentelemetry::StringValue::from(std::sync::Arc::<str>::from(s))
+}
+
+fn analyze_uncached(
+    sql: &str,
+    dialect: Dialect,
+    mode: QueryText,
+    max_len: usize,
+    system: &'static str,
+) -> Analysis {
+    let s = summarize(sql);
+    let text = match mode {
+        QueryText::Off => None,
+        QueryText::Sanitized => Some(arc_value(&sanitize(sql, dialect, max_len))),
+        QueryText::Full => Some(arc_value(&crate::limits::truncate_to(sql, max_len))),
+    };
+    let reads = matches!(
+        s.operation.as_deref(),
+        Some("SELECT" | "SHOW" | "PRAGMA" | "EXPLAIN" | "CALL") | None
+    ) && !matches!(s.summary.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK");
+    let summary = (!s.summary.is_empty()).then_some(s.summary.as_str());
+    Analysis {
+        name: crate::db::span_name(
+            summary,
+            s.operation.as_deref(),
+            s.collection.as_deref(),
+            system,
+        ),
+        text,
+        summary: summary.map(arc_value),
+        operation: s.operation.as_deref().map(arc_value),
+        collection: s.collection.as_deref().map(arc_value),
+        reads,
+    }
+}
+
+/// Longest statement text kept in the per-thread analysis cache.
+const CACHED_TEXT_MAX: usize = 16 * 1024;
+const CACHE_SLOTS: usize = 128;
+
+type Slot = Option<(
+    Box<str>,
+    (Dialect, QueryText, usize, &'static str),
+    std::sync::Arc<Analysis>,
+)>;
+
+thread_local! {
+    static ANALYSES: std::cell::RefCell<Vec<Slot>> = std::cell::RefCell::new(vec![None; CACHE_SLOTS]);
+}
+
+/// Analyses a statement: span name, recorded text, summary, operation, table. Repeated texts
+/// (the usual case: statements are constants) are served from a small per-thread cache.
+pub fn analyze(
+    sql: &str,
+    dialect: Dialect,
+    mode: QueryText,
+    max_len: usize,
+    system: &'static str,
+) -> std::sync::Arc<Analysis> {
+    if sql.len() > CACHED_TEXT_MAX {
+        return std::sync::Arc::new(analyze_uncached(sql, dialect, mode, max_len, system));
+    }
+    let key = (dialect, mode, max_len, system);
+    let mut h = crate::intern::Fnv::default();
+    std::hash::Hasher::write(&mut h, sql.as_bytes());
+    let slot = (std::hash::Hasher::finish(&h) as usize) % CACHE_SLOTS;
+    let hit = ANALYSES.with(|c| match &c.borrow()[slot] {
+        Some((text, k, a)) if **text == *sql && *k == key => Some(a.clone()),
+        _ => None,
+    });
+    if let Some(a) = hit {
+        return a;
+    }
+    let a = std::sync::Arc::new(analyze_uncached(sql, dialect, mode, max_len, system));
+    ANALYSES.with(|c| c.borrow_mut()[slot] = Some((Box::from(sql), key, a.clone())));
+    a
+}
+
+#[cfg(test)]
+mod analysis_tests {
+    use super::*;
+
+    #[test]
+    fn analysis_is_cached_and_right() {
+        let a = analyze(
+            "SELECT * FROM users WHERE id = 'x'",
+            Dialect::Postgres,
+            QueryText::Sanitized,
+            100,
+            "postgresql",
+        );
+        let b = analyze(
+            "SELECT * FROM users WHERE id = 'x'",
+            Dialect::Postgres,
+            QueryText::Sanitized,
+            100,
+            "postgresql",
+        );
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(a.name, "SELECT users");
+        assert_eq!(
+            a.text.as_ref().unwrap().as_str(),
+            "SELECT * FROM users WHERE id = ?"
+        );
+        assert!(a.reads);
+        let full = analyze(
+            "SELECT * FROM users WHERE id = 'x'",
+            Dialect::Postgres,
+            QueryText::Full,
+            100,
+            "postgresql",
+        );
+        assert_eq!(
+            full.text.as_ref().unwrap().as_str(),
+            "SELECT * FROM users WHERE id = 'x'"
+        );
+        let off = analyze(
+            "INSERT INTO t VALUES (1)",
+            Dialect::Postgres,
+            QueryText::Off,
+            100,
+            "postgresql",
+        );
+        assert!(off.text.is_none() && !off.reads);
     }
 }

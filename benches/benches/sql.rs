@@ -1,0 +1,137 @@
+//! SQL adapter: bare sqlx vs `TracedPool` on a primary-key select (PostgreSQL over 127.0.0.1, and
+//! in-memory SQLite), one connection, one current-thread runtime, every span through the shared
+//! batch pipeline; plus the sanitiser alone on a short and a 10 KB statement.
+//!
+//! Needs PostgreSQL on 127.0.0.1:5432 (trust auth); creates the database `trace_bench` if missing.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sqlx::pool::PoolOptions;
+use sqlx::Executor;
+use trace_core::sql::{sanitize, Dialect};
+
+const PK_SELECT_PG: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
+const PK_SELECT_LITE: &str = "SELECT id, name, email FROM bench_users WHERE id = ?";
+
+async fn setup<DB: sqlx::Database>(pool: &sqlx::Pool<DB>)
+where
+    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
+{
+    pool.execute("CREATE TABLE IF NOT EXISTS bench_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)")
+        .await
+        .unwrap();
+    pool.execute("DELETE FROM bench_users").await.unwrap();
+    pool.execute("INSERT INTO bench_users (id, name, email) VALUES (1, 'ada', 'ada@example.com'), (2, 'bob', 'bob@example.com')")
+        .await
+        .unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    benches::install();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let (pg, lite) = rt.block_on(async {
+        let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432");
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = 'trace_bench'")
+                .fetch_optional(&admin)
+                .await
+                .unwrap();
+        if exists.is_none() {
+            admin.execute("CREATE DATABASE trace_bench").await.unwrap();
+        }
+        let pg = PoolOptions::<sqlx::Postgres>::new()
+            .max_connections(1)
+            .connect("postgres://postgres@127.0.0.1:5432/trace_bench")
+            .await
+            .unwrap();
+        setup(&pg).await;
+        let lite = PoolOptions::<sqlx::Sqlite>::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        setup(&lite).await;
+        (pg, lite)
+    });
+    let pg_traced = sqlx_trace::TracedPool::new(pg.clone());
+    let lite_traced = sqlx_trace::TracedPool::new(lite.clone());
+
+    let mut g = c.benchmark_group("sql");
+    g.bench_function("postgres pk select, bare sqlx", |b| {
+        b.to_async(&rt).iter(|| async {
+            let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
+                .bind(1)
+                .fetch_one(&pg)
+                .await
+                .unwrap();
+            std::hint::black_box(row);
+        })
+    });
+    g.bench_function("postgres pk select, sqlx-trace", |b| {
+        b.to_async(&rt).iter(|| async {
+            let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
+                .bind(1)
+                .fetch_one(&pg_traced)
+                .await
+                .unwrap();
+            std::hint::black_box(row);
+        })
+    });
+    g.bench_function("sqlite pk select, bare sqlx", |b| {
+        b.to_async(&rt).iter(|| async {
+            let row: (i64, String, String) = sqlx::query_as(PK_SELECT_LITE)
+                .bind(1)
+                .fetch_one(&lite)
+                .await
+                .unwrap();
+            std::hint::black_box(row);
+        })
+    });
+    g.bench_function("sqlite pk select, sqlx-trace", |b| {
+        b.to_async(&rt).iter(|| async {
+            let row: (i64, String, String) = sqlx::query_as(PK_SELECT_LITE)
+                .bind(1)
+                .fetch_one(&lite_traced)
+                .await
+                .unwrap();
+            std::hint::black_box(row);
+        })
+    });
+    g.finish();
+
+    let short = "SELECT u.id, u.name FROM users u WHERE u.email = 'someone@example.com' AND u.age > 42 -- lookup";
+    let mut long = String::from("INSERT INTO events (id, kind, payload, at) VALUES ");
+    let mut i = 0;
+    while long.len() < 10 * 1024 {
+        long.push_str(&format!(
+            "({i}, 'click', '{{\"x\": {i}, \"tag\": \"it''s\"}}', '2026-11-21 10:00:{:02}'), ",
+            i % 60
+        ));
+        i += 1;
+    }
+    long.push_str("(0, 'end', '{}', now())");
+    let mut g = c.benchmark_group("sanitizer");
+    g.throughput(Throughput::Bytes(short.len() as u64));
+    g.bench_function("short statement", |b| {
+        b.iter(|| sanitize(std::hint::black_box(short), Dialect::Postgres, 1 << 20))
+    });
+    g.throughput(Throughput::Bytes(long.len() as u64));
+    g.bench_function("10 KB statement", |b| {
+        b.iter(|| sanitize(std::hint::black_box(&long), Dialect::Postgres, 1 << 20))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = sql;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(sql);
