@@ -14,8 +14,10 @@
 //! | [`propagation`] | context in and out of headers and string maps; B3 and Jaeger propagators |
 //! | [`redact`] | URL and header redaction |
 //! | [`sql`] | SQL sanitiser and summariser |
+//! | [`redis`] | Redis command rendering (CLI form, values replaced) |
 //! | [`context_attributes`] | domain attributes carried by every span beneath a scope |
 //! | [`manual`] | trace an operation, record an error, add an event |
+//! | [`messaging`] | producer and consumer spans through queues |
 //! | [`events`] | a `tracing` layer putting log events on adapter spans |
 //! | [`limits`] | bounds on copied values |
 //! | [`tracer`] | the adapters' tracer: sampling decided before attributes are built |
@@ -40,8 +42,10 @@ pub mod http_server;
 pub mod intern;
 pub mod limits;
 pub mod manual;
+pub mod messaging;
 pub mod propagation;
 pub mod redact;
+pub mod redis;
 pub mod span;
 pub mod sql;
 #[cfg(feature = "testing")]

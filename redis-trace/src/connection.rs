@@ -1,0 +1,149 @@
+//! [`TracedConnection`]: wraps any async `ConnectionLike`.
+
+use std::sync::Arc;
+
+use opentelemetry::Context;
+use redis::aio::ConnectionLike;
+use redis::{Arg, Cmd, Pipeline, RedisFuture, Value};
+use trace_core::redis::KeyMode;
+use trace_core::tracer::Tracer;
+
+use crate::command::{CommandSpan, Config};
+
+fn args(cmd: &Cmd) -> impl Iterator<Item = &[u8]> {
+    cmd.args_iter().map(|a| match a {
+        Arg::Simple(b) => b,
+        _ => b"0".as_slice(),
+    })
+}
+
+/// An async Redis connection (`MultiplexedConnection`, `ConnectionManager`, a cluster
+/// connection, ...) that opens one CLIENT span per command and per pipeline. It is itself a
+/// `ConnectionLike`, so `AsyncCommands`, `cmd(..).query_async`, `pipe()` and scripts work unchanged.
+///
+/// ```no_run
+/// # async fn run() -> redis::RedisResult<()> {
+/// use redis::AsyncCommands;
+/// let client = redis::Client::open("redis://127.0.0.1:6379/")?;
+/// let mut con = redis_trace::TracedConnection::connect(&client).await?;
+/// let _: () = con.set("greeting", "hello").await?;
+/// let v: Option<String> = con.get("greeting").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TracedConnection<C> {
+    inner: C,
+    config: Arc<Config>,
+}
+
+impl TracedConnection<redis::aio::MultiplexedConnection> {
+    /// Opens a multiplexed connection from `client` and wraps it, taking `server.address` and
+    /// `server.port` from the client's connection info.
+    pub async fn connect(client: &redis::Client) -> redis::RedisResult<Self> {
+        let inner = client.get_multiplexed_async_connection().await?;
+        Ok(Self::new(inner).with_address_of(client))
+    }
+}
+
+impl<C> TracedConnection<C> {
+    /// Wraps a connection.
+    pub fn new(inner: C) -> Self {
+        Self {
+            inner,
+            config: Arc::new(Config::new()),
+        }
+    }
+
+    fn update(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// Records `server.address`/`server.port` from a client's connection info.
+    pub fn with_address_of(self, client: &redis::Client) -> Self {
+        match client.get_connection_info().addr() {
+            redis::ConnectionAddr::Tcp(h, p) => self.with_server(h.clone(), *p),
+            redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                self.with_server(host.clone(), *port)
+            }
+            _ => self,
+        }
+    }
+
+    /// Records this `server.address`/`server.port`.
+    pub fn with_server(self, host: impl Into<String>, port: u16) -> Self {
+        let host = host.into();
+        self.update(|c| {
+            c.target.server_address =
+                Some(opentelemetry::StringValue::from(Arc::<str>::from(host)));
+            c.target.server_port = Some(port);
+        })
+    }
+
+    /// Keeps (default), hashes or drops keys in `db.query.text`.
+    pub fn with_key_mode(self, mode: KeyMode) -> Self {
+        self.update(|c| c.key_mode = mode)
+    }
+
+    /// Longest `db.query.text`, in bytes (default 1024).
+    pub fn with_max_query_text(self, bytes: usize) -> Self {
+        self.update(|c| c.max_query_text = bytes)
+    }
+
+    /// Uses `tracer` instead of the registered pipeline's.
+    pub fn with_tracer(self, tracer: Tracer) -> Self {
+        self.update(|c| c.tracer = tracer)
+    }
+
+    /// The wrapped connection.
+    pub fn inner(&mut self) -> &mut C {
+        &mut self.inner
+    }
+
+    /// Unwraps.
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let span = CommandSpan::command(
+            &self.config,
+            self.inner.get_db(),
+            args(cmd),
+            &Context::current(),
+        );
+        let fut = self.inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let result = fut.await;
+            span.reply(result.as_ref());
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let span = CommandSpan::pipeline(
+            &self.config,
+            self.inner.get_db(),
+            pipeline.cmd_iter().map(args),
+            pipeline.is_transaction(),
+            &Context::current(),
+        );
+        let fut = self.inner.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let result = fut.await;
+            span.replies(result.as_deref());
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}

@@ -1,0 +1,496 @@
+//! The traced connection against a real Redis (127.0.0.1:6379, database 5, keys under a prefix
+//! of this run), read back as exported spans.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, Value};
+use opentelemetry_sdk::trace::SpanData;
+use redis::AsyncCommands;
+use redis_trace::{queue, KeyMode, TracedConnection, TracedSyncConnection};
+use trace_core::manual::Operation;
+use trace_core::testing::{install, SpanDataExt, Trace};
+
+const URL: &str = "redis://127.0.0.1:6379/5";
+
+fn prefix() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "trace_test:{}:{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+async fn connect() -> TracedConnection<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(URL).unwrap();
+    TracedConnection::connect(&client)
+        .await
+        .expect("Redis on 127.0.0.1:6379")
+}
+
+async fn traced<F, Fut>(n: usize, f: F) -> Trace
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let pipeline = install();
+    let tid = Operation::new("test")
+        .run(async {
+            f().await;
+            Context::current().span().span_context().trace_id()
+        })
+        .await;
+    tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, n + 1))
+        .await
+        .unwrap()
+}
+
+fn named<'a>(t: &'a Trace, name: &str) -> Vec<&'a SpanData> {
+    t.spans.iter().filter(|s| s.name == name).collect()
+}
+
+async fn cleanup(p: &str) {
+    let client = redis::Client::open(URL).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<Vec<u8>> = con.keys(format!("{p}*")).await.unwrap();
+    if !keys.is_empty() {
+        let _: () = con.del(keys).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_hits_misses_errors_and_secrets() {
+    install();
+    let p = prefix();
+    let mut con = connect().await;
+    let (k, h, n) = (
+        format!("{p}user"),
+        format!("{p}hash"),
+        format!("{p}counter"),
+    );
+    let trace = traced(9, || async {
+        let miss: Option<String> = con.get(&k).await.unwrap();
+        assert!(miss.is_none());
+        let _: () = con.set(&k, "alice@example.com").await.unwrap();
+        let hit: Option<String> = con.get(&k).await.unwrap();
+        assert_eq!(hit.as_deref(), Some("alice@example.com"));
+        let _: () = con.hset(&h, "email", "bob@example.com").await.unwrap();
+        let all: std::collections::HashMap<String, String> = con.hgetall(&h).await.unwrap();
+        assert_eq!(all.len(), 1);
+        let v: i64 = con.incr(&n, 5).await.unwrap();
+        assert_eq!(v, 5);
+        // WRONGTYPE: the caller gets redis' own error
+        let err = con.incr::<_, _, i64>(&h, 1).await.unwrap_err();
+        assert_eq!(err.code(), Some("WRONGTYPE"));
+        // AUTH with a password: refused by this server, never recorded
+        let auth = redis::cmd("AUTH")
+            .arg("someone")
+            .arg("hunter2-password")
+            .query_async::<()>(&mut con)
+            .await;
+        assert!(auth.is_err());
+        let _: () = con.del(&[&k, &h, &n]).await.unwrap();
+    })
+    .await;
+    let root = trace.span("test");
+    let dump = format!(
+        "{:?}",
+        trace
+            .spans
+            .iter()
+            .map(|s| (&s.attributes, &s.events))
+            .collect::<Vec<_>>()
+    );
+    for secret in ["alice@example.com", "bob@example.com", "hunter2-password"] {
+        assert!(!dump.contains(secret), "{secret} reached a span");
+    }
+    let gets = named(&trace, "GET");
+    assert_eq!(gets.len(), 2);
+    assert_eq!(
+        gets[0].attr("db.redis.cache_hit"),
+        Some(&Value::Bool(false))
+    );
+    assert_eq!(gets[0].status, Status::Unset, "a nil reply is not an error");
+    assert_eq!(gets[1].attr("db.redis.cache_hit"), Some(&Value::Bool(true)));
+    for s in trace.spans.iter().filter(|s| s.name != "test") {
+        assert_eq!(s.span_kind, SpanKind::Client);
+        assert_eq!(s.parent_span_id, root.span_context.span_id());
+        assert_eq!(s.str_attr("db.system.name"), "redis");
+        assert_eq!(s.str_attr("db.namespace"), "5");
+        assert_eq!(s.str_attr("server.address"), "127.0.0.1");
+        assert_eq!(s.int_attr("server.port"), 6379);
+        assert_eq!(s.str_attr("db.operation.name"), s.name.as_ref());
+        s.assert_declared(&[]);
+    }
+    let set = trace.span("SET");
+    assert_eq!(set.str_attr("db.query.text"), format!("SET {p}user ?"));
+    assert_eq!(
+        trace.span("HSET").str_attr("db.query.text"),
+        format!("HSET {p}hash ? ?")
+    );
+    assert_eq!(
+        trace.span("HGETALL").attr("db.redis.cache_hit"),
+        Some(&Value::Bool(true))
+    );
+    let incrs = named(&trace, "INCRBY");
+    let wrong = incrs
+        .iter()
+        .find(|s| matches!(s.status, Status::Error { .. }))
+        .expect("WRONGTYPE span");
+    assert_eq!(wrong.str_attr("db.response.status_code"), "WRONGTYPE");
+    assert_eq!(wrong.str_attr("error.type"), "WRONGTYPE");
+    let auth = trace.span("AUTH");
+    assert_eq!(auth.str_attr("db.query.text"), "AUTH");
+    assert_eq!(
+        trace.span("DEL").str_attr("db.query.text"),
+        format!("DEL {p}user {p}hash {p}counter")
+    );
+    cleanup(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_transactions_and_binary_keys() {
+    install();
+    let p = prefix();
+    let mut con = connect().await.with_key_mode(KeyMode::Keep);
+    let bin_key: Vec<u8> = [p.as_bytes(), b"\xff\x00bin"].concat();
+    let trace = traced(4, || async {
+        let (a, b, c): (Option<String>, Option<String>, Option<String>) = redis::pipe()
+            .get(format!("{p}a"))
+            .get(format!("{p}b"))
+            .get(format!("{p}c"))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert!(a.is_none() && b.is_none() && c.is_none());
+        let (): () = redis::pipe()
+            .atomic()
+            .set(format!("{p}x"), "1")
+            .ignore()
+            .set(format!("{p}y"), "2")
+            .ignore()
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let (_, _): (i64, Option<String>) = redis::pipe()
+            .incr(format!("{p}n"), 1)
+            .get(format!("{p}x"))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let _: () = con.set(bin_key.as_slice(), "v").await.unwrap();
+    })
+    .await;
+    let get3 = trace.span("PIPELINE GET");
+    assert_eq!(get3.int_attr("db.operation.batch.size"), 3);
+    assert_eq!(
+        get3.str_attr("db.query.text"),
+        format!("GET {p}a; GET {p}b; GET {p}c")
+    );
+    let multi = trace.span("MULTI SET");
+    assert_eq!(multi.int_attr("db.operation.batch.size"), 2);
+    let mixed = trace.span("PIPELINE");
+    assert_eq!(mixed.int_attr("db.operation.batch.size"), 2);
+    let set = trace.span("SET");
+    assert_eq!(
+        set.str_attr("db.query.text"),
+        format!("SET {p}\\xff\\x00bin ?")
+    );
+    cleanup(&p).await;
+    let mut raw = redis::Client::open(URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = raw.del(bin_key.as_slice()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_connection_is_traced_too() {
+    install();
+    let p = prefix();
+    let pp = p.clone();
+    let trace = traced(2, || async move {
+        let cx = Context::current();
+        tokio::task::spawn_blocking(move || {
+            use redis::Commands;
+            let client = redis::Client::open(URL).unwrap();
+            let _g = cx.attach();
+            let mut con = TracedSyncConnection::new(client.get_connection().unwrap())
+                .with_server("127.0.0.1", 6379);
+            let _: () = con.set(format!("{pp}s"), "secret-value").unwrap();
+            let (_, _): (Option<String>, Option<String>) = redis::pipe()
+                .get(format!("{pp}s"))
+                .get(format!("{pp}t"))
+                .query(&mut con)
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+    assert_eq!(
+        trace.span("SET").str_attr("db.query.text"),
+        format!("SET {p}s ?")
+    );
+    assert_eq!(
+        trace
+            .span("PIPELINE GET")
+            .int_attr("db.operation.batch.size"),
+        2
+    );
+    cleanup(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_gives_error_spans_and_the_error_back() {
+    install();
+    // A Redis of our own on a free port, stopped under the connection.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let mut manager = None;
+    for _ in 0..100 {
+        if let Ok(m) = redis::aio::ConnectionManager::new(client.clone()).await {
+            manager = Some(m);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut con =
+        TracedConnection::new(manager.expect("our redis-server came up")).with_address_of(&client);
+    let _: () = con.set("k", "v").await.unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let trace = traced(1, || async {
+        let err = con.get::<_, Option<String>>("k").await.unwrap_err();
+        assert!(
+            err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped(),
+            "{err:?}"
+        );
+    })
+    .await;
+    let s = trace.span("GET");
+    assert!(matches!(s.status, Status::Error { .. }));
+    let et = s.str_attr("error.type");
+    assert!(
+        ["io", "connection_refused", "redis_error"].contains(&et),
+        "{et}"
+    );
+    assert_eq!(s.int_attr("server.port"), i64::from(port));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_and_consumer_through_a_stream_are_one_trace() {
+    let pipeline = install();
+    let p = prefix();
+    let stream = format!("{p}jobs");
+    let mut con = connect().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("workers")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // the worker: another task, its own connection
+    let worker_stream = stream.clone();
+    let worker = tokio::spawn(async move {
+        let mut con = connect().await;
+        loop {
+            let reply: redis::streams::StreamReadReply = con
+                .xread_options(
+                    &[&worker_stream],
+                    &[">"],
+                    &redis::streams::StreamReadOptions::default()
+                        .group("workers", "w1")
+                        .count(1)
+                        .block(2000),
+                )
+                .await
+                .unwrap();
+            if let Some(entry) = reply.keys.first().and_then(|k| k.ids.first()) {
+                let fields: Vec<(String, String)> = entry
+                    .map
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        redis::from_redis_value_ref::<String>(v)
+                            .ok()
+                            .map(|v| (k.clone(), v))
+                    })
+                    .collect();
+                let id = entry.id.clone();
+                let pairs = fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                queue::consumer(&worker_stream, Some(&id), pairs)
+                    .run(async {
+                        let _: i64 = con.xack(&worker_stream, "workers", &[&id]).await.unwrap();
+                    })
+                    .await;
+                return;
+            }
+        }
+    });
+    let tid = Operation::new("request")
+        .run(async {
+            let send = queue::producer(&stream);
+            let mut entry = vec![("payload".to_string(), "{\"job\":1}".to_string())];
+            entry.extend(send.fields());
+            let _: String = send.run(con.xadd(&stream, "*", &entry)).await.unwrap();
+            Context::current().span().span_context().trace_id()
+        })
+        .await;
+    worker.await.unwrap();
+    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 5))
+        .await
+        .unwrap();
+    let send = trace.span(&format!("send {stream}"));
+    assert_eq!(send.span_kind, SpanKind::Producer);
+    let xadd = trace.span("XADD");
+    assert_eq!(xadd.parent_span_id, send.span_context.span_id());
+    let process = trace.span(&format!("process {stream}"));
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(process.str_attr("messaging.system"), "redis");
+    assert_eq!(process.str_attr("messaging.destination.name"), stream);
+    assert_eq!(process.str_attr("messaging.operation.type"), "process");
+    assert!(process.attr("messaging.message.id").is_some());
+    let xack = trace.span("XACK");
+    assert_eq!(xack.parent_span_id, process.span_context.span_id());
+    cleanup(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_and_consumer_through_pubsub_are_one_trace() {
+    let pipeline = install();
+    let p = prefix();
+    let channel = format!("{p}events");
+    let client = redis::Client::open(URL).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(&channel).await.unwrap();
+    let ch = channel.clone();
+    let subscriber = tokio::spawn(async move {
+        let mut messages = pubsub.on_message();
+        let msg = messages.next().await.unwrap();
+        let payload: String = msg.get_payload().unwrap();
+        let json: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        let fields: Vec<(String, String)> = json["trace"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        queue::consumer_linked(
+            &ch,
+            None,
+            fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .end();
+        queue::consumer(
+            &ch,
+            None,
+            fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .run(async {})
+        .await;
+    });
+    let mut con = connect().await;
+    let tid = Operation::new("request")
+        .run(async {
+            let send = queue::producer(&channel);
+            let trace: serde_json::Map<String, serde_json::Value> = send
+                .fields()
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect();
+            let payload = serde_json::json!({ "event": "created", "trace": trace }).to_string();
+            let _: i64 = send.run(con.publish(&channel, payload)).await.unwrap();
+            Context::current().span().span_context().trace_id()
+        })
+        .await;
+    subscriber.await.unwrap();
+    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 4))
+        .await
+        .unwrap();
+    let send = trace.span(&format!("send {channel}"));
+    let process = trace.span(&format!("process {channel}"));
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    // the linked consumer started its own trace, linking the producer
+    let linked: Vec<SpanData> = pipeline
+        .all_spans()
+        .into_iter()
+        .filter(|s| s.name == format!("process {channel}") && s.span_context.trace_id() != tid)
+        .collect();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(
+        linked[0].links.links[0].span_context.span_id(),
+        send.span_context.span_id()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_nest_under_the_server_span() {
+    use axum::routing::get;
+    let pipeline = install();
+    let p = prefix();
+    let con = connect().await;
+    let key = format!("{p}cache");
+    let app = axum::Router::new()
+        .route(
+            "/cached",
+            get(move || {
+                let (mut con, key) = (con.clone(), key.clone());
+                async move {
+                    let v: Option<String> = con.get(&key).await.unwrap();
+                    v.unwrap_or_else(|| "miss".into())
+                }
+            }),
+        )
+        .layer(tower_trace::TraceLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<axum::body::Body>();
+    let res = client
+        .request(
+            http::Request::get(format!("http://{addr}/cached"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let tid =
+        opentelemetry::trace::TraceId::from_hex(res.headers()["x-trace-id"].to_str().unwrap())
+            .unwrap();
+    let _ = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap();
+    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 2))
+        .await
+        .unwrap();
+    let server = trace.span("GET /cached");
+    let get = trace.span("GET");
+    assert_eq!(get.parent_span_id, server.span_context.span_id());
+    assert_eq!(get.attr("db.redis.cache_hit"), Some(&Value::Bool(false)));
+}

@@ -1,0 +1,209 @@
+//! Trace context through queues: a PRODUCER span whose context travels in the message, and a
+//! CONSUMER span on the other side whose parent (or link) is the producer's context.
+//!
+//! Attributes: `messaging.system`, `messaging.destination.name`, `messaging.operation.type`
+//! (`send`, `process`), `messaging.message.id`. Span names: `send {destination}`,
+//! `process {destination}`.
+//!
+//! ```
+//! use trace_core::messaging::{Consumer, Producer};
+//! # async fn run() {
+//! // producer side
+//! let send = Producer::start("redis", "jobs");
+//! let fields = send.fields(); // [("traceparent", "00-..."), ...]: store them with the message
+//! send.run(async { /* XADD jobs * payload .. traceparent .. */ }).await;
+//!
+//! // consumer side, with the fields read back from the message
+//! let pairs = fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+//! Consumer::start("redis", "jobs", pairs).run(async { /* handle it */ }).await;
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use opentelemetry::context::FutureExt;
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt};
+use opentelemetry::{Context, KeyValue, StringValue};
+
+use crate::attributes::{
+    MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+};
+use crate::tracer::Tracer;
+
+/// The trace fields of the current context (`traceparent`, `tracestate`, `baggage`), to store
+/// with a message.
+pub fn inject_fields() -> Vec<(String, String)> {
+    fields_of(&Context::current())
+}
+
+fn fields_of(cx: &Context) -> Vec<(String, String)> {
+    let mut map = HashMap::new();
+    crate::propagation::inject_into_map(cx, &mut map);
+    let mut v: Vec<(String, String)> = map.into_iter().collect();
+    v.sort();
+    v
+}
+
+fn start(
+    kind: SpanKind,
+    operation: &'static str,
+    system: &'static str,
+    destination: &str,
+    message_id: Option<&str>,
+    parent: &Context,
+    links: Vec<Link>,
+) -> Context {
+    let tracer = Tracer::new("trace-core");
+    let dest = crate::limits::truncate_to(destination, 256).into_owned();
+    let name = format!("{operation} {dest}");
+    let head = || {
+        let attrs = vec![
+            MESSAGING_SYSTEM.kv(system),
+            MESSAGING_DESTINATION_NAME.kv(dest.clone()),
+            MESSAGING_OPERATION_TYPE.kv(operation),
+        ];
+        (name.into(), attrs)
+    };
+    tracer
+        .start(kind, parent, links, head, |a| {
+            if let Some(id) = message_id {
+                a.push(MESSAGING_MESSAGE_ID.kv(StringValue::from(
+                    crate::limits::truncate_to(id, 256).into_owned(),
+                )));
+            }
+            a.extend_from_slice(crate::context_attributes::of(parent));
+        })
+        .into_context(parent)
+}
+
+/// A PRODUCER span (`send {destination}`), child of the current context.
+#[derive(Debug)]
+pub struct Producer {
+    cx: Context,
+}
+
+impl Producer {
+    /// Starts the span.
+    pub fn start(system: &'static str, destination: &str) -> Self {
+        Self {
+            cx: start(
+                SpanKind::Producer,
+                "send",
+                system,
+                destination,
+                None,
+                &Context::current(),
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// The trace fields to store with the message (this span's context).
+    pub fn fields(&self) -> Vec<(String, String)> {
+        fields_of(&self.cx)
+    }
+
+    /// The span's context.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Runs `fut` (the send) inside the span, then ends it.
+    pub async fn run<F: Future>(self, fut: F) -> F::Output {
+        let out = fut.with_context(self.cx.clone()).await;
+        self.cx.span().end();
+        out
+    }
+
+    /// Ends the span.
+    pub fn end(self) {
+        self.cx.span().end();
+    }
+}
+
+/// A CONSUMER span (`process {destination}`) whose parent, or link, is the producer's context.
+#[derive(Debug)]
+pub struct Consumer {
+    cx: Context,
+}
+
+impl Consumer {
+    /// Starts the span as a child of the context in `fields` (a new trace when there is none).
+    pub fn start<'a>(
+        system: &'static str,
+        destination: &str,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        Self::start_with(system, destination, None, fields, false)
+    }
+
+    /// Starts the span; with `link`, it starts a new trace that links the producer's context
+    /// instead of continuing it. `message_id` is recorded as `messaging.message.id`.
+    pub fn start_with<'a>(
+        system: &'static str,
+        destination: &str,
+        message_id: Option<&str>,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+        link: bool,
+    ) -> Self {
+        let carried = crate::propagation::extract_from_pairs(fields);
+        let sc = carried.span().span_context().clone();
+        let (parent, links) = if link {
+            let links = if sc.is_valid() {
+                vec![Link::new(sc, Vec::<KeyValue>::new(), 0)]
+            } else {
+                Vec::new()
+            };
+            (Context::current(), links)
+        } else {
+            (carried, Vec::new())
+        };
+        Self {
+            cx: start(
+                SpanKind::Consumer,
+                "process",
+                system,
+                destination,
+                message_id,
+                &parent,
+                links,
+            ),
+        }
+    }
+
+    /// The span's context.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Runs `fut` (the processing) inside the span, then ends it.
+    pub async fn run<F: Future>(self, fut: F) -> F::Output {
+        let out = fut.with_context(self.cx.clone()).await;
+        self.cx.span().end();
+        out
+    }
+
+    /// Runs `fut` inside the span, records an `Err` on it, then ends it.
+    pub async fn run_result<F, T, E>(self, fut: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: std::error::Error,
+    {
+        let out = fut.with_context(self.cx.clone()).await;
+        if let Err(e) = &out {
+            crate::span::record_failure_ref(
+                &self.cx.span(),
+                crate::span::short_type_name::<E>(),
+                Some(std::borrow::Cow::Owned(e.to_string())),
+            );
+        }
+        self.cx.span().end();
+        out
+    }
+
+    /// Ends the span.
+    pub fn end(self) {
+        self.cx.span().end();
+    }
+}
