@@ -11,7 +11,7 @@ mod w3c;
 
 pub use b3::{B3Encoding, B3Propagator};
 pub use jaeger::JaegerPropagator;
-pub use w3c::{format_traceparent, parse_traceparent, W3CTraceContext};
+pub use w3c::{format_traceparent, parse_traceparent, parse_tracestate, W3CTraceContext};
 
 use std::collections::HashMap;
 

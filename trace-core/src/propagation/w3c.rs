@@ -6,7 +6,6 @@
 //! flag is kept. A `tracestate` that does not parse is dropped (the parent is kept), at most 32
 //! members are kept. An empty `tracestate` is not written.
 
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use opentelemetry::propagation::text_map_propagator::FieldIter;
@@ -92,6 +91,64 @@ pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     ))
 }
 
+fn key_char(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/')
+}
+
+fn valid_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    match k.split_once('@') {
+        None => {
+            !b.is_empty()
+                && b.len() <= 256
+                && b[0].is_ascii_lowercase()
+                && b.iter().all(|c| key_char(*c))
+        }
+        Some((tenant, system)) => {
+            let (t, s) = (tenant.as_bytes(), system.as_bytes());
+            !t.is_empty()
+                && t.len() <= 241
+                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
+                && t.iter().all(|c| key_char(*c))
+                && !s.is_empty()
+                && s.len() <= 14
+                && s[0].is_ascii_lowercase()
+                && s.iter().all(|c| key_char(*c))
+        }
+    }
+}
+
+fn valid_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && b[b.len() - 1] != b' '
+        && b.iter()
+            .all(|c| matches!(c, 0x20..=0x2b | 0x2d..=0x3c | 0x3e..=0x7e))
+}
+
+/// Parses a `tracestate` value strictly (W3C grammar): any invalid member, a duplicated key, or
+/// more than 32 members makes the whole value invalid (`None`), so it is not propagated.
+/// Empty members are skipped.
+pub fn parse_tracestate(value: &str) -> Option<TraceState> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for member in value.split(',') {
+        let m = member.trim_matches(|c| c == ' ' || c == '\t');
+        if m.is_empty() {
+            continue;
+        }
+        let (k, v) = m.split_once('=')?;
+        if !valid_key(k) || !valid_value(v) || pairs.iter().any(|(pk, _)| *pk == k) {
+            return None;
+        }
+        pairs.push((k, v));
+        if pairs.len() > 32 {
+            return None;
+        }
+    }
+    TraceState::from_key_value(pairs).ok()
+}
+
 /// Writes a `traceparent` value.
 pub fn format_traceparent(sc: &SpanContext) -> String {
     let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
@@ -124,7 +181,7 @@ impl TextMapPropagator for W3CTraceContext {
         };
         let state = extractor
             .get("tracestate")
-            .and_then(|s| TraceState::from_str(s).ok())
+            .and_then(parse_tracestate)
             .unwrap_or_default();
         cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
     }
@@ -173,6 +230,32 @@ mod tests {
         ] {
             assert!(parse_traceparent(bad).is_none(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn tracestate_is_validated_strictly() {
+        let ok = parse_tracestate("vendor=ok, t@sys=v-1 ,,other=a b").unwrap();
+        assert_eq!(ok.header(), "vendor=ok,t@sys=v-1,other=a b");
+        for bad in [
+            "bad===,,,=x",
+            "UPPER=1",
+            "k=v,k=w",
+            "k=",
+            "=v",
+            "k=v,",
+            "k=a,b",
+            "k=v\u{7f}",
+        ] {
+            let r = parse_tracestate(bad);
+            if bad == "k=v," {
+                assert!(r.is_some(), "{bad:?}: a trailing empty member is allowed");
+            } else {
+                assert!(r.is_none(), "{bad:?} accepted");
+            }
+        }
+        let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert!(parse_tracestate(&many[..32].join(",")).is_some());
+        assert!(parse_tracestate(&many.join(",")).is_none());
     }
 
     #[test]

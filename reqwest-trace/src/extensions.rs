@@ -1,0 +1,26 @@
+//! Per-request settings, passed as request extensions
+//! (`reqwest_middleware::RequestBuilder::with_extension`).
+
+use std::borrow::Cow;
+
+/// A low-cardinality template of the URL (`/users/{id}`): the span is named `{method} {template}`
+/// and records `url.template`. Without it the span is named `{method}` (never the raw path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTemplate(pub Cow<'static, str>);
+
+impl UrlTemplate {
+    /// A template.
+    pub fn new(template: impl Into<Cow<'static, str>>) -> Self {
+        Self(template.into())
+    }
+}
+
+/// Turns trace-context injection off for one request (calls to third parties that should not
+/// learn your trace ids). The span is still recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DisablePropagation;
+
+/// How many times this logical request was sent before; kept in the extensions that
+/// `reqwest-retry` hands to every attempt.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Attempts(pub(crate) u32);
