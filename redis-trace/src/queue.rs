@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 
-pub use trace_core::messaging::{inject_fields, Consumer, Producer};
+pub use trace_core::messaging::{inject_fields, Consumer, ConsumerOptions, Producer};
 
 /// A PRODUCER span `send {destination}` with `messaging.system=redis`.
 pub fn producer(destination: &str) -> Producer {
@@ -34,7 +34,15 @@ pub fn consumer<'a>(
     message_id: Option<&str>,
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Consumer {
-    Consumer::start_with("redis", destination, message_id, fields, false)
+    Consumer::start_with(
+        "redis",
+        destination,
+        fields,
+        ConsumerOptions {
+            message_id,
+            ..ConsumerOptions::default()
+        },
+    )
 }
 
 /// A CONSUMER span that starts a new trace and links the producer's context.
@@ -43,5 +51,23 @@ pub fn consumer_linked<'a>(
     message_id: Option<&str>,
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Consumer {
-    Consumer::start_with("redis", destination, message_id, fields, true)
+    Consumer::start_with(
+        "redis",
+        destination,
+        fields,
+        ConsumerOptions {
+            message_id,
+            link: true,
+            ..ConsumerOptions::default()
+        },
+    )
+}
+
+/// A CONSUMER span with every option (see [`ConsumerOptions`]).
+pub fn consumer_with<'a>(
+    destination: &str,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    options: ConsumerOptions<'_>,
+) -> Consumer {
+    Consumer::start_with("redis", destination, fields, options)
 }

@@ -16,6 +16,7 @@ pub(crate) struct Config {
     pub(crate) excluded: Vec<Box<str>>,
     pub(crate) route_ratios: Vec<(Box<str>, f64)>,
     pub(crate) public: Public,
+    pub(crate) baggage_keys: Vec<opentelemetry::Key>,
 }
 
 pub(crate) enum Public {

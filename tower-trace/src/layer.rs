@@ -62,6 +62,7 @@ impl TraceLayer {
                 excluded: Vec::new(),
                 route_ratios: Vec::new(),
                 public: Public::No,
+                baggage_keys: Vec::new(),
             }),
         }
     }
@@ -137,6 +138,21 @@ impl TraceLayer {
             ratio.clamp(0.0, 1.0)
         };
         self.update(|c| c.route_ratios.push((route.into(), ratio)))
+    }
+
+    /// Copies these baggage entries from the caller onto the server span and every adapter span
+    /// beneath it (as context attributes). Only allow-listed keys are ever copied; public
+    /// endpoints copy none.
+    pub fn baggage_attributes<I, S>(self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let keys: Vec<opentelemetry::Key> = keys
+            .into_iter()
+            .map(|k| opentelemetry::Key::new(k.into()))
+            .collect();
+        self.update(|c| c.baggage_keys = keys)
     }
 
     /// Treats every request as coming from an untrusted caller: a new trace is started, and the

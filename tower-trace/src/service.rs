@@ -101,7 +101,16 @@ where
             };
             (Context::new(), links)
         } else {
-            (remote, Vec::new())
+            let from_baggage =
+                trace_core::context_attributes::from_baggage(&remote, &config.baggage_keys);
+            if from_baggage.is_empty() {
+                (remote, Vec::new())
+            } else {
+                (
+                    trace_core::context_attributes::merge(&remote, from_baggage),
+                    Vec::new(),
+                )
+            }
         };
 
         if let Some(ratio) = config.route_ratio(key) {

@@ -503,3 +503,34 @@ async fn service_error_is_recorded_and_returned_unchanged() {
     assert!(s.str_attr("error.type").ends_with("Overloaded"));
     assert!(s.events.iter().any(|e| e.name == "exception"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allow_listed_baggage_reaches_spans_and_never_from_public_callers() {
+    let pipeline = install();
+    let trusted = serve(app(TraceLayer::new().baggage_attributes(["user.id"]))).await;
+    let public = serve(app(TraceLayer::new()
+        .baggage_attributes(["user.id"])
+        .public_endpoint(true)))
+    .await;
+    for (addr, expect) in [(trusted, Some("42")), (public, None)] {
+        let reply = send(
+            Request::get(format!("http://{addr}/users/5"))
+                .header("traceparent", traceparent())
+                .header("baggage", "user.id=42,session=s3cr3t")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let trace = pipeline.wait_for_spans(reply.trace_id(), 2);
+        let server = trace.span("GET /users/{id}");
+        assert_eq!(
+            server
+                .attr("user.id")
+                .map(|v| v.as_str().into_owned())
+                .as_deref(),
+            expect
+        );
+        assert!(server.attr("session").is_none());
+        server.assert_declared(&["user.id"]);
+    }
+}

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use opentelemetry::context::FutureExt;
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, ContextGuard, KeyValue};
+use opentelemetry::{Context, ContextGuard, Key, KeyValue};
 
 /// The domain attributes carried in a context.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +78,49 @@ pub fn attach(attrs: impl IntoIterator<Item = KeyValue>) -> ContextGuard {
     cx.attach()
 }
 
+/// A context like `cx` that also carries string `attrs` as baggage entries, so they travel to the
+/// services this request calls (which copy them onto their spans only if they allow-list them).
+pub fn with_baggage(cx: &Context, attrs: &[KeyValue]) -> Context {
+    use opentelemetry::baggage::BaggageExt;
+    let entries: Vec<KeyValue> = attrs
+        .iter()
+        .filter(|kv| matches!(kv.value, opentelemetry::Value::String(_)))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        return cx.clone();
+    }
+    let mut merged: Vec<KeyValue> = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
+        .filter(|kv| !entries.iter().any(|e| e.key == kv.key))
+        .collect();
+    merged.extend(entries);
+    cx.with_baggage(merged)
+}
+
+/// The allow-listed baggage entries of `cx`, as attributes (each value cut to 256 bytes).
+/// Baggage comes from callers: only keys you name are ever copied onto spans.
+pub fn from_baggage(cx: &Context, allow: &[Key]) -> Vec<KeyValue> {
+    use opentelemetry::baggage::BaggageExt;
+    if allow.is_empty() {
+        return Vec::new();
+    }
+    let baggage = cx.baggage();
+    allow
+        .iter()
+        .filter_map(|k| {
+            baggage.get(k.clone()).map(|v| {
+                KeyValue::new(
+                    k.clone(),
+                    crate::limits::truncate_to(v.as_str(), 256).into_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Adds [`with_context_attributes`](ContextAttributesExt::with_context_attributes) to futures.
 pub trait ContextAttributesExt: Future + Sized {
     /// Runs the future in the current context plus `attrs`.
@@ -86,6 +129,17 @@ pub trait ContextAttributesExt: Future + Sized {
         attrs: impl IntoIterator<Item = KeyValue>,
     ) -> opentelemetry::context::WithContext<Self> {
         let cx = merge(&Context::current(), attrs);
+        self.with_context(cx)
+    }
+
+    /// Like [`with_context_attributes`](Self::with_context_attributes), and also sends the
+    /// string attributes downstream as baggage.
+    fn with_propagated_attributes(
+        self,
+        attrs: impl IntoIterator<Item = KeyValue>,
+    ) -> opentelemetry::context::WithContext<Self> {
+        let attrs: Vec<KeyValue> = attrs.into_iter().collect();
+        let cx = with_baggage(&merge(&Context::current(), attrs.iter().cloned()), &attrs);
         self.with_context(cx)
     }
 }
@@ -110,5 +164,26 @@ mod tests {
             assert!(cur.contains(&KeyValue::new("tenant.id", "t")));
         }
         assert!(current().contains(&KeyValue::new("user.id", "1")));
+    }
+
+    #[test]
+    fn baggage_round_trip_only_for_allowed_keys() {
+        let cx = with_baggage(
+            &Context::new(),
+            &[
+                KeyValue::new("user.id", "7"),
+                KeyValue::new("secret", "x"),
+                KeyValue::new("n", 1),
+            ],
+        );
+        let got = from_baggage(
+            &cx,
+            &[
+                Key::from_static_str("user.id"),
+                Key::from_static_str("absent"),
+            ],
+        );
+        assert_eq!(got, vec![KeyValue::new("user.id", "7")]);
+        assert!(from_baggage(&cx, &[]).is_empty());
     }
 }

@@ -122,6 +122,17 @@ impl Producer {
     }
 }
 
+/// How a consumer span relates to the message it processes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsumerOptions<'a> {
+    /// Recorded as `messaging.message.id`.
+    pub message_id: Option<&'a str>,
+    /// Start a new trace that links the producer's context instead of continuing it.
+    pub link: bool,
+    /// Baggage keys copied onto the span and the spans beneath it (only these).
+    pub baggage_attributes: &'a [opentelemetry::Key],
+}
+
 /// A CONSUMER span (`process {destination}`) whose parent, or link, is the producer's context.
 #[derive(Debug)]
 pub struct Consumer {
@@ -135,19 +146,26 @@ impl Consumer {
         destination: &str,
         fields: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Self {
-        Self::start_with(system, destination, None, fields, false)
+        Self::start_with(system, destination, fields, ConsumerOptions::default())
     }
 
-    /// Starts the span; with `link`, it starts a new trace that links the producer's context
-    /// instead of continuing it. `message_id` is recorded as `messaging.message.id`.
+    /// Starts the span with options (see [`ConsumerOptions`]).
     pub fn start_with<'a>(
         system: &'static str,
         destination: &str,
-        message_id: Option<&str>,
         fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-        link: bool,
+        options: ConsumerOptions<'_>,
     ) -> Self {
-        let carried = crate::propagation::extract_from_pairs(fields);
+        let ConsumerOptions {
+            message_id,
+            link,
+            baggage_attributes,
+        } = options;
+        let mut carried = crate::propagation::extract_from_pairs(fields);
+        let from_baggage = crate::context_attributes::from_baggage(&carried, baggage_attributes);
+        if !from_baggage.is_empty() {
+            carried = crate::context_attributes::merge(&carried, from_baggage);
+        }
         let sc = carried.span().span_context().clone();
         let (parent, links) = if link {
             let links = if sc.is_valid() {

@@ -210,6 +210,9 @@ impl Tracer {
         head: impl FnOnce() -> (Cow<'static, str>, Vec<KeyValue>),
         more: impl FnOnce(&mut Vec<KeyValue>),
     ) -> SpanHandle {
+        if parent.is_telemetry_suppressed() {
+            return SpanHandle::Dropped(SpanContext::empty_context());
+        }
         let parent_span = parent.span();
         let psc = parent_span.span_context();
         let parent_sc = psc.is_valid().then_some(psc);

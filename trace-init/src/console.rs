@@ -8,15 +8,17 @@
 //!     GET /inventory       CLIENT   +3.60 ms    8.10 ms |      ############# | 500 ✗ 500
 //! ```
 //!
-//! Spans are held until their trace's local root ends, then printed together. Spans of a trace
-//! that finish after its root (a queue consumer, a detached task) are printed as a continuation.
-//! At most [`MAX_PENDING_TRACES`] unfinished traces are held; the oldest is printed early beyond that.
+//! Spans are held per trace and the trace is printed once no span of it has arrived for
+//! [`QUIET`] (a background thread checks every 100 ms), so a request, the service it called and
+//! the worker that took its job usually print as one waterfall. Spans that arrive later still are
+//! printed as a continuation. At most [`MAX_PENDING_TRACES`] traces are held; the oldest is
+//! printed early beyond that. Everything pending is printed at shutdown.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::Value;
@@ -25,6 +27,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 /// Unfinished traces held at most.
 pub const MAX_PENDING_TRACES: usize = 1024;
+/// How long a trace must be quiet before it is printed.
+pub const QUIET: Duration = Duration::from_millis(300);
 const BAR: usize = 24;
 const NAME_WIDTH: usize = 36;
 
@@ -40,9 +44,10 @@ pub struct ConsoleExporter {
 
 #[derive(Default)]
 struct Pending {
-    traces: HashMap<TraceId, Vec<SpanData>>,
+    traces: HashMap<TraceId, (Vec<SpanData>, Instant)>,
     order: Vec<TraceId>,
     printed: Vec<TraceId>,
+    stopped: bool,
 }
 
 impl std::fmt::Debug for ConsoleExporter {
@@ -60,52 +65,77 @@ impl Default for ConsoleExporter {
 impl ConsoleExporter {
     /// A console exporter writing to `writer`.
     pub fn new(writer: SharedWriter) -> Self {
-        Self {
+        let exporter = Self {
             writer,
             pending: Arc::default(),
-        }
+        };
+        let ticker = exporter.clone();
+        let _ = std::thread::Builder::new()
+            .name("console-exporter".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(100));
+                if ticker.lock().stopped {
+                    return;
+                }
+                ticker.print_ready(false);
+            });
+        exporter
     }
 
-    fn accept(&self, batch: Vec<SpanData>) -> Vec<(Vec<SpanData>, bool)> {
-        let mut ready = Vec::new();
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn accept(&self, batch: Vec<SpanData>) {
+        let now = Instant::now();
+        let mut p = self.lock();
         for span in batch {
             let tid = span.span_context.trace_id();
-            let is_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
             if !p.traces.contains_key(&tid) {
                 p.order.push(tid);
             }
-            p.traces.entry(tid).or_default().push(span);
-            if is_root {
-                let spans = p.traces.remove(&tid).unwrap_or_default();
-                p.order.retain(|t| *t != tid);
-                let continued = p.printed.contains(&tid);
-                if !continued {
-                    p.printed.push(tid);
-                    if p.printed.len() > MAX_PENDING_TRACES {
-                        p.printed.remove(0);
-                    }
-                }
-                ready.push((spans, continued));
-            }
+            let entry = p.traces.entry(tid).or_insert_with(|| (Vec::new(), now));
+            entry.0.push(span);
+            entry.1 = now;
         }
-        while p.order.len() > MAX_PENDING_TRACES {
-            let oldest = p.order.remove(0);
-            if let Some(spans) = p.traces.remove(&oldest) {
-                ready.push((spans, false));
-            }
-        }
-        ready
     }
 
-    fn flush_pending(&self) {
-        let rest: Vec<Vec<SpanData>> = {
-            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.order.clear();
-            p.traces.drain().map(|(_, v)| v).collect()
+    /// Prints the traces that have been quiet long enough (all of them with `all`).
+    fn print_ready(&self, all: bool) {
+        let ready: Vec<(Vec<SpanData>, bool)> = {
+            let mut p = self.lock();
+            let now = Instant::now();
+            let over = p.order.len().saturating_sub(MAX_PENDING_TRACES);
+            let due: Vec<TraceId> = p
+                .order
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| {
+                    all || *i < over
+                        || p.traces
+                            .get(*t)
+                            .is_some_and(|(_, at)| now.duration_since(*at) >= QUIET)
+                })
+                .map(|(_, t)| *t)
+                .collect();
+            let mut out = Vec::new();
+            for tid in due {
+                p.order.retain(|t| *t != tid);
+                if let Some((spans, _)) = p.traces.remove(&tid) {
+                    let continued = p.printed.contains(&tid);
+                    if !continued {
+                        p.printed.push(tid);
+                        if p.printed.len() > MAX_PENDING_TRACES {
+                            p.printed.remove(0);
+                        }
+                    }
+                    out.push((spans, continued));
+                }
+            }
+            out
         };
-        for spans in rest {
-            self.print(&render(&spans, true));
+        for (spans, continued) in ready {
+            self.print(&render(&spans, continued));
         }
     }
 
@@ -118,18 +148,18 @@ impl ConsoleExporter {
 
 impl SpanExporter for ConsoleExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        for (spans, continued) in self.accept(batch) {
-            self.print(&render(&spans, continued));
-        }
+        self.accept(batch);
         Ok(())
     }
 
     fn force_flush(&self) -> OTelSdkResult {
+        self.print_ready(true);
         Ok(())
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.flush_pending();
+        self.print_ready(true);
+        self.lock().stopped = true;
         Ok(())
     }
 }

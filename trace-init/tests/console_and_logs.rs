@@ -67,6 +67,8 @@ fn console_prints_each_trace_as_an_indented_waterfall() {
     let span = cx.span();
     span.set_attribute(KeyValue::new("http.response.status_code", 500));
     span.end_with_timestamp(t0 + Duration::from_millis(10));
+    // printed once the trace is quiet, or at shutdown
+    provider.shutdown().unwrap();
     let text = out.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
