@@ -512,10 +512,21 @@ async fn only_allow_listed_baggage_reaches_spans_and_never_from_public_callers()
         .baggage_attributes(["user.id"])
         .public_endpoint(true)))
     .await;
-    for (addr, expect) in [(trusted, Some("42")), (public, None)] {
+    for (addr, expect, tp) in [
+        (
+            trusted,
+            Some("42"),
+            "00-77777777777777777777777777777777-1111111111111111-01",
+        ),
+        (
+            public,
+            None,
+            "00-88888888888888888888888888888888-1111111111111111-01",
+        ),
+    ] {
         let reply = send(
             Request::get(format!("http://{addr}/users/5"))
-                .header("traceparent", traceparent())
+                .header("traceparent", tp)
                 .header("baggage", "user.id=42,session=s3cr3t")
                 .body(Body::empty())
                 .unwrap(),

@@ -1,0 +1,60 @@
+//! HTTP client: bare reqwest vs reqwest-middleware with no middleware vs `TracingMiddleware`, on a
+//! loopback GET to an axum server in the same process (one current-thread runtime), every span
+//! through the shared batch pipeline. reqwest-tracing 0.7 has no feature for OpenTelemetry 0.33,
+//! so it cannot join this run.
+
+use axum::routing::get;
+use criterion::{criterion_group, criterion_main, Criterion};
+use reqwest_middleware::ClientBuilder;
+
+fn bench(c: &mut Criterion) {
+    benches::install();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = rt.block_on(async {
+        let app = axum::Router::new().route("/users/{id}", get(|| async { "user" }));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        addr
+    });
+    let url = format!("http://{addr}/users/42");
+    let bare = reqwest::Client::new();
+    let empty = ClientBuilder::new(reqwest::Client::new()).build();
+    let traced = ClientBuilder::new(reqwest::Client::new())
+        .with(reqwest_trace::TracingMiddleware::new())
+        .build();
+    let mut g = c.benchmark_group("client");
+    g.bench_function("GET, bare reqwest", |b| {
+        b.to_async(&rt)
+            .iter(|| async { bare.get(&url).send().await.unwrap().bytes().await.unwrap() })
+    });
+    g.bench_function("GET, reqwest-middleware without middleware", |b| {
+        b.to_async(&rt)
+            .iter(|| async { empty.get(&url).send().await.unwrap().bytes().await.unwrap() })
+    });
+    g.bench_function("GET, reqwest-trace", |b| {
+        b.to_async(&rt).iter(|| async {
+            traced
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = client;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(client);
