@@ -28,6 +28,8 @@ pub enum Mode {
     Fail = 1,
     /// Accept the connection, never answer.
     Hang = 2,
+    /// Accept and count the spans, keep nothing (for load runs).
+    Discard = 3,
 }
 
 /// An attribute value as received.
@@ -116,6 +118,7 @@ impl Span {
 #[derive(Default)]
 struct State {
     spans: Mutex<Vec<Span>>,
+    discarded: AtomicUsize,
     requests: AtomicUsize,
     mode: AtomicU8,
 }
@@ -125,6 +128,7 @@ impl State {
         match self.mode.load(Ordering::SeqCst) {
             1 => Mode::Fail,
             2 => Mode::Hang,
+            3 => Mode::Discard,
             _ => Mode::Accept,
         }
     }
@@ -169,6 +173,19 @@ impl TraceService for Grpc {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         self.0.requests.fetch_add(1, Ordering::SeqCst);
         match self.0.mode() {
+            Mode::Discard => {
+                let n: usize = request
+                    .get_ref()
+                    .resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .map(|s| s.spans.len())
+                    .sum();
+                self.0.discarded.fetch_add(n, Ordering::SeqCst);
+                Ok(tonic::Response::new(ExportTraceServiceResponse {
+                    partial_success: None,
+                }))
+            }
             Mode::Accept => {
                 self.0.take(request.into_inner());
                 Ok(tonic::Response::new(ExportTraceServiceResponse {
@@ -267,6 +284,11 @@ impl Receiver {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// Spans received and thrown away in [`Mode::Discard`].
+    pub fn discarded(&self) -> usize {
+        self.state.discarded.load(Ordering::SeqCst)
+    }
+
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Span> {
         self.state.spans.lock().unwrap().clone()
@@ -299,7 +321,7 @@ async fn http_export(
     match state.mode() {
         Mode::Fail => return (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
         Mode::Hang => std::future::pending().await,
-        Mode::Accept => {}
+        Mode::Accept | Mode::Discard => {}
     }
     let gzip = headers
         .get("content-encoding")

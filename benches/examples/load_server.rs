@@ -1,0 +1,65 @@
+//! A server for loopback load runs (`scripts/load.sh` drives it with wrk): axum on one tokio worker
+//! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing.
+//!
+//! `load_server <bare|traced|traced-10pct|traced-off|otel-axum> <port> [collector-down]`
+
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::Router;
+use trace_init::{Protocol, Sampler};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let variant = args.next().unwrap_or_else(|| "traced".into());
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(8099);
+    let collector_down = args.next().as_deref() == Some("collector-down");
+    let endpoint = if collector_down {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("http://{}", l.local_addr().unwrap());
+        drop(l);
+        dead
+    } else {
+        let receiver = test_support::Receiver::grpc();
+        receiver.set_mode(test_support::Mode::Discard);
+        let e = receiver.endpoint();
+        std::mem::forget(receiver);
+        e
+    };
+    let sampler = match variant.as_str() {
+        "traced-10pct" => Sampler::ParentBasedTraceIdRatio(0.1),
+        "traced-off" => Sampler::ParentBasedAlwaysOff,
+        _ => Sampler::ParentBasedAlwaysOn,
+    };
+    let guard = trace_init::builder()
+        .service_name("load")
+        .otlp(Protocol::Grpc, endpoint)
+        .sampler(sampler)
+        // axum-tracing-opentelemetry makes its spans at TRACE level (target otel::tracing)
+        .default_log_filter("warn,otel::tracing=trace")
+        .init()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let base = Router::new().route("/users/{id}", get(|| async { "user" }));
+        let app = match variant.as_str() {
+            "bare" => base,
+            "otel-axum" => base
+                .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+                .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
+            _ => base.layer(tower_trace::TraceLayer::new()),
+        };
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        eprintln!("load_server {variant} on {port} (collector down: {collector_down})");
+        axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
+    });
+    drop(guard);
+}
