@@ -1,0 +1,117 @@
+//! Interleaved A/B timing for the adapters' round-trip targets. On a shared 2-core machine the
+//! speed drifts by tens of percent between criterion's sequential measurements; here bare and
+//! traced alternate in short blocks, and the figure is the median of the per-round ratios.
+//!
+//! `cargo run --release -p benches --example paired -- <postgres|sqlite|redis|client> [rounds]`
+//! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
+
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+
+const BLOCK: usize = 200;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+async fn time<F, Fut>(mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let t = Instant::now();
+    for _ in 0..BLOCK {
+        f().await;
+    }
+    t.elapsed() / BLOCK as u32
+}
+
+macro_rules! paired {
+    ($rounds:expr, $a:expr, $b:expr) => {{
+        let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            time($a).await;
+            time($b).await;
+        }
+        for _ in 0..$rounds {
+            let ta = time($a).await.as_secs_f64() * 1e6;
+            let tb = time($b).await.as_secs_f64() * 1e6;
+            a.push(ta);
+            b.push(tb);
+            r.push(tb / ta);
+        }
+        (median(&mut a), median(&mut b), median(&mut r))
+    }};
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    benches::install();
+    let mut args = std::env::args().skip(1);
+    let case = args.next().unwrap_or_else(|| "sqlite".into());
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let (bare, traced, ratio) = match case.as_str() {
+        "postgres" => {
+            let pool = sqlx::pool::PoolOptions::<sqlx::Postgres>::new()
+                .max_connections(1)
+                .connect("postgres://postgres@127.0.0.1:5432/trace_bench")
+                .await
+                .expect("database trace_bench (run the sql benchmark once)");
+            let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
+            const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
+            paired!(
+                rounds,
+                || { let p = pool.clone(); async move { let _: (i32, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } },
+                || { let p = traced_pool.clone(); async move { let _: (i32, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } }
+            )
+        }
+        "sqlite" => {
+            let pool = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
+                .max_connections(1)
+                .connect("sqlite::memory:")
+                .await
+                .unwrap();
+            sqlx::query("CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT, email TEXT)").execute(&pool).await.unwrap();
+            sqlx::query("INSERT INTO u VALUES (1, 'ada', 'ada@example.com')").execute(&pool).await.unwrap();
+            let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
+            const Q: &str = "SELECT id, name, email FROM u WHERE id = ?";
+            paired!(
+                rounds,
+                || { let p = pool.clone(); async move { let _: (i64, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } },
+                || { let p = traced_pool.clone(); async move { let _: (i64, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } }
+            )
+        }
+        "redis" => {
+            let client = redis::Client::open("redis://127.0.0.1:6379/6").unwrap();
+            let con = client.get_multiplexed_async_connection().await.unwrap();
+            let traced = redis_trace::TracedConnection::new(con.clone()).with_address_of(&client);
+            paired!(
+                rounds,
+                || { let mut c = con.clone(); async move { let _: Option<String> = c.get("trace_bench:key").await.unwrap(); } },
+                || { let mut c = traced.clone(); async move { let _: Option<String> = c.get("trace_bench:key").await.unwrap(); } }
+            )
+        }
+        "client" => {
+            let app = axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/users/42", l.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+            let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+            let traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .with(reqwest_trace::TracingMiddleware::new())
+                .build();
+            paired!(
+                rounds,
+                || { let (c, u) = (empty.clone(), url.clone()); async move { c.get(&u).send().await.unwrap().bytes().await.unwrap(); } },
+                || { let (c, u) = (traced.clone(), url.clone()); async move { c.get(&u).send().await.unwrap().bytes().await.unwrap(); } }
+            )
+        }
+        other => panic!("unknown case {other}"),
+    };
+    println!(
+        "{case}: bare {bare:.2} us, traced {traced:.2} us, median ratio {ratio:.4} ({:+.2}%), {rounds} rounds of {BLOCK}",
+        (ratio - 1.0) * 100.0
+    );
+}
