@@ -63,8 +63,20 @@ async fn main() {
             const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
             paired!(
                 rounds,
-                || { let p = pool.clone(); async move { let _: (i32, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } },
-                || { let p = traced_pool.clone(); async move { let _: (i32, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } }
+                || {
+                    let p = pool.clone();
+                    async move {
+                        let _: (i32, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                },
+                || {
+                    let p = traced_pool.clone();
+                    async move {
+                        let _: (i32, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                }
             )
         }
         "sqlite" => {
@@ -73,14 +85,32 @@ async fn main() {
                 .connect("sqlite::memory:")
                 .await
                 .unwrap();
-            sqlx::query("CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT, email TEXT)").execute(&pool).await.unwrap();
-            sqlx::query("INSERT INTO u VALUES (1, 'ada', 'ada@example.com')").execute(&pool).await.unwrap();
+            sqlx::query("CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT, email TEXT)")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO u VALUES (1, 'ada', 'ada@example.com')")
+                .execute(&pool)
+                .await
+                .unwrap();
             let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
             const Q: &str = "SELECT id, name, email FROM u WHERE id = ?";
             paired!(
                 rounds,
-                || { let p = pool.clone(); async move { let _: (i64, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } },
-                || { let p = traced_pool.clone(); async move { let _: (i64, String, String) = sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap(); } }
+                || {
+                    let p = pool.clone();
+                    async move {
+                        let _: (i64, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                },
+                || {
+                    let p = traced_pool.clone();
+                    async move {
+                        let _: (i64, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                }
             )
         }
         "redis" => {
@@ -89,12 +119,23 @@ async fn main() {
             let traced = redis_trace::TracedConnection::new(con.clone()).with_address_of(&client);
             paired!(
                 rounds,
-                || { let mut c = con.clone(); async move { let _: Option<String> = c.get("trace_bench:key").await.unwrap(); } },
-                || { let mut c = traced.clone(); async move { let _: Option<String> = c.get("trace_bench:key").await.unwrap(); } }
+                || {
+                    let mut c = con.clone();
+                    async move {
+                        let _: Option<String> = c.get("trace_bench:key").await.unwrap();
+                    }
+                },
+                || {
+                    let mut c = traced.clone();
+                    async move {
+                        let _: Option<String> = c.get("trace_bench:key").await.unwrap();
+                    }
+                }
             )
         }
         "client" => {
-            let app = axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
+            let app =
+                axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}/users/42", l.local_addr().unwrap());
             tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -104,8 +145,18 @@ async fn main() {
                 .build();
             paired!(
                 rounds,
-                || { let (c, u) = (empty.clone(), url.clone()); async move { c.get(&u).send().await.unwrap().bytes().await.unwrap(); } },
-                || { let (c, u) = (traced.clone(), url.clone()); async move { c.get(&u).send().await.unwrap().bytes().await.unwrap(); } }
+                || {
+                    let (c, u) = (empty.clone(), url.clone());
+                    async move {
+                        c.get(&u).send().await.unwrap().bytes().await.unwrap();
+                    }
+                },
+                || {
+                    let (c, u) = (traced.clone(), url.clone());
+                    async move {
+                        c.get(&u).send().await.unwrap().bytes().await.unwrap();
+                    }
+                }
             )
         }
         other => panic!("unknown case {other}"),

@@ -46,7 +46,9 @@ pub fn install() -> &'static Pipeline {
         // BENCH_NO_EXPORT=1: spans are made and ended but handed to no processor, to tell the
         // cost on the request path from the cost of the export thread.
         if std::env::var_os("BENCH_NO_EXPORT").is_none() {
-            builder = builder.with_span_processor(BatchSpanProcessor::builder(Discard(exported.clone())).build());
+            builder = builder.with_span_processor(
+                BatchSpanProcessor::builder(Discard(exported.clone())).build(),
+            );
         }
         let provider = builder
             .with_sampler(sampler.to_sdk())
