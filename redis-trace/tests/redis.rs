@@ -10,6 +10,7 @@ use opentelemetry::{Context, Value};
 use opentelemetry_sdk::trace::SpanData;
 use redis::AsyncCommands;
 use redis_trace::{queue, KeyMode, TracedConnection, TracedSyncConnection};
+use test_support::traced;
 use trace_core::manual::Operation;
 use trace_core::testing::{install, SpanDataExt, Trace};
 
@@ -29,23 +30,6 @@ async fn connect() -> TracedConnection<redis::aio::MultiplexedConnection> {
     TracedConnection::connect(&client)
         .await
         .expect("Redis on 127.0.0.1:6379")
-}
-
-async fn traced<F, Fut>(n: usize, f: F) -> Trace
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let pipeline = install();
-    let tid = Operation::new("test")
-        .run(async {
-            f().await;
-            Context::current().span().span_context().trace_id()
-        })
-        .await;
-    tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, n + 1))
-        .await
-        .unwrap()
 }
 
 fn named<'a>(t: &'a Trace, name: &str) -> Vec<&'a SpanData> {

@@ -8,12 +8,11 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
-use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, Status};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_trace::{DisablePropagation, TracingMiddleware, UrlTemplate};
-use trace_core::manual::Operation;
-use trace_core::testing::{install, SpanDataExt, Trace};
+use test_support::traced;
+use trace_core::testing::{install, SpanDataExt};
 
 async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,23 +75,6 @@ fn client() -> ClientWithMiddleware {
     )
     .with(TracingMiddleware::new())
     .build()
-}
-
-async fn traced<F, Fut>(n: usize, f: F) -> Trace
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let pipeline = install();
-    let tid = Operation::new("test")
-        .run(async {
-            f().await;
-            Context::current().span().span_context().trace_id()
-        })
-        .await;
-    tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, n + 1))
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,38 @@ use futures_util::stream::BoxStream;
 use sqlx::{Database, Describe, Execute, SqlStr};
 use trace_core::sql::Dialect;
 
+/// The per-database calls are the same code for every driver: each connection type implements
+/// `Executor` concretely, so they just forward.
+macro_rules! delegate_to_connection {
+    () => {
+        fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+            conn: &'e mut Self::Connection,
+            query: E,
+        ) -> ResultStream<'e, Self> {
+            sqlx::Executor::fetch_many(conn, query)
+        }
+        fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
+            conn: &'e mut Self::Connection,
+            query: E,
+        ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
+            sqlx::Executor::fetch_optional(conn, query)
+        }
+        fn prepare_with_on<'e>(
+            conn: &'e mut Self::Connection,
+            sql: SqlStr,
+            parameters: &'e [Self::TypeInfo],
+        ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
+            sqlx::Executor::prepare_with(conn, sql, parameters)
+        }
+        fn describe_on(
+            conn: &mut Self::Connection,
+            sql: SqlStr,
+        ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
+            sqlx::Executor::describe(conn, sql)
+        }
+    };
+}
+
 /// The stream of results `fetch_many` yields.
 pub type ResultStream<'e, DB> = BoxStream<
     'e,
@@ -66,31 +98,7 @@ pub struct ConnectionFacts {
 #[cfg(feature = "postgres")]
 impl TracedDatabase for sqlx::Postgres {
     const SYSTEM: &'static str = "postgresql";
-    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
-        conn: &'e mut Self::Connection,
-        query: E,
-    ) -> ResultStream<'e, Self> {
-        sqlx::Executor::fetch_many(conn, query)
-    }
-    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
-        conn: &'e mut Self::Connection,
-        query: E,
-    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
-        sqlx::Executor::fetch_optional(conn, query)
-    }
-    fn prepare_with_on<'e>(
-        conn: &'e mut Self::Connection,
-        sql: SqlStr,
-        parameters: &'e [Self::TypeInfo],
-    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
-        sqlx::Executor::prepare_with(conn, sql, parameters)
-    }
-    fn describe_on(
-        conn: &mut Self::Connection,
-        sql: SqlStr,
-    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
-        sqlx::Executor::describe(conn, sql)
-    }
+    delegate_to_connection!();
     const DIALECT: Dialect = Dialect::Postgres;
     fn rows_affected(r: &sqlx::postgres::PgQueryResult) -> u64 {
         r.rows_affected()
@@ -108,31 +116,7 @@ impl TracedDatabase for sqlx::Postgres {
 #[cfg(feature = "mysql")]
 impl TracedDatabase for sqlx::MySql {
     const SYSTEM: &'static str = "mysql";
-    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
-        conn: &'e mut Self::Connection,
-        query: E,
-    ) -> ResultStream<'e, Self> {
-        sqlx::Executor::fetch_many(conn, query)
-    }
-    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
-        conn: &'e mut Self::Connection,
-        query: E,
-    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
-        sqlx::Executor::fetch_optional(conn, query)
-    }
-    fn prepare_with_on<'e>(
-        conn: &'e mut Self::Connection,
-        sql: SqlStr,
-        parameters: &'e [Self::TypeInfo],
-    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
-        sqlx::Executor::prepare_with(conn, sql, parameters)
-    }
-    fn describe_on(
-        conn: &mut Self::Connection,
-        sql: SqlStr,
-    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
-        sqlx::Executor::describe(conn, sql)
-    }
+    delegate_to_connection!();
     const DIALECT: Dialect = Dialect::MySql;
     fn rows_affected(r: &sqlx::mysql::MySqlQueryResult) -> u64 {
         r.rows_affected()
@@ -162,31 +146,7 @@ impl TracedDatabase for sqlx::MySql {
 #[cfg(feature = "sqlite")]
 impl TracedDatabase for sqlx::Sqlite {
     const SYSTEM: &'static str = "sqlite";
-    fn fetch_many_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
-        conn: &'e mut Self::Connection,
-        query: E,
-    ) -> ResultStream<'e, Self> {
-        sqlx::Executor::fetch_many(conn, query)
-    }
-    fn fetch_optional_on<'e, 'q: 'e, E: 'q + Execute<'q, Self>>(
-        conn: &'e mut Self::Connection,
-        query: E,
-    ) -> BoxFuture<'e, Result<Option<Self::Row>, sqlx::Error>> {
-        sqlx::Executor::fetch_optional(conn, query)
-    }
-    fn prepare_with_on<'e>(
-        conn: &'e mut Self::Connection,
-        sql: SqlStr,
-        parameters: &'e [Self::TypeInfo],
-    ) -> BoxFuture<'e, Result<Self::Statement, sqlx::Error>> {
-        sqlx::Executor::prepare_with(conn, sql, parameters)
-    }
-    fn describe_on(
-        conn: &mut Self::Connection,
-        sql: SqlStr,
-    ) -> BoxFuture<'_, Result<Describe<Self>, sqlx::Error>> {
-        sqlx::Executor::describe(conn, sql)
-    }
+    delegate_to_connection!();
     const DIALECT: Dialect = Dialect::Sqlite;
     fn rows_affected(r: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         r.rows_affected()

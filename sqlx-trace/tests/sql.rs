@@ -6,12 +6,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures_util::TryStreamExt;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
-use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use sqlx::Row;
 use sqlx_trace::{QueryText, TracedPool};
-use trace_core::manual::Operation;
+use test_support::traced;
 use trace_core::testing::{install, SpanDataExt, Trace};
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -103,24 +102,6 @@ async fn drop_db(db: TestDb) {
             let _ = std::fs::remove_file(&db.name);
         }
     }
-}
-
-/// Runs `f` under a root span and returns the finished trace once it holds `n` spans.
-async fn traced<F, Fut>(n: usize, f: F) -> Trace
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let pipeline = install();
-    let tid = Operation::new("test")
-        .run(async {
-            f().await;
-            Context::current().span().span_context().trace_id()
-        })
-        .await;
-    tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, n + 1))
-        .await
-        .unwrap()
 }
 
 fn spans<'a>(t: &'a Trace, name: &str) -> Vec<&'a SpanData> {

@@ -357,3 +357,26 @@ fn tokio_stream_from(
 ) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     tokio_stream::wrappers::TcpListenerStream::new(listener)
 }
+
+/// Runs `f` under a root span named `test` (with the in-memory test pipeline installed) and
+/// returns the finished trace once it holds the root and `n` more spans.
+pub async fn traced<F, Fut>(n: usize, f: F) -> trace_core::testing::Trace
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use opentelemetry::trace::TraceContextExt;
+    let pipeline = trace_core::testing::install();
+    let tid = trace_core::manual::Operation::new("test")
+        .run(async {
+            f().await;
+            opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .trace_id()
+        })
+        .await;
+    tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, n + 1))
+        .await
+        .expect("the trace arrived")
+}

@@ -92,6 +92,8 @@ impl UrlRedaction {
     }
 
     fn is_sensitive(&self, raw_key: &str) -> bool {
+        // `a?sig=x`: a stray `?` inside the query does not hide the parameter after it
+        let raw_key = raw_key.rsplit('?').next().unwrap_or(raw_key);
         if self.params.iter().any(|p| **p == *raw_key) {
             return true;
         }
@@ -299,6 +301,8 @@ mod tests {
         assert_eq!(r.redact_query("si%67=zzz"), "si%67=REDACTED");
         // key without value is left alone, empty pairs survive
         assert_eq!(r.redact_query("sig&&x=1"), "sig&&x=1");
+        // a stray '?' does not hide a sensitive parameter
+        assert_eq!(r.redact_query("a?sig=zzz"), "a?sig=REDACTED");
     }
 
     #[test]
