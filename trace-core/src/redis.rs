@@ -37,145 +37,156 @@ pub struct Rendered {
     pub text: String,
 }
 
-const CONTAINERS: &[&str] = &[
-    "ACL", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "FUNCTION", "LATENCY", "MEMORY", "MODULE",
-    "OBJECT", "PUBSUB", "SCRIPT", "SLOWLOG", "XGROUP", "XINFO",
-];
+/// Commands that take a subcommand (`CONFIG SET`, `XGROUP CREATE`).
+fn is_container(name: &str) -> bool {
+    matches!(
+        name,
+        "ACL"
+            | "CLIENT"
+            | "CLUSTER"
+            | "COMMAND"
+            | "CONFIG"
+            | "FUNCTION"
+            | "LATENCY"
+            | "MEMORY"
+            | "MODULE"
+            | "OBJECT"
+            | "PUBSUB"
+            | "SCRIPT"
+            | "SLOWLOG"
+            | "XGROUP"
+            | "XINFO"
+    )
+}
 
 /// Commands whose arguments are never recorded.
-const SECRET: &[&str] = &["AUTH", "HELLO", "MIGRATE", "CONFIG SET", "ACL SETUSER"];
+fn is_secret(name: &str) -> bool {
+    matches!(
+        name,
+        "AUTH" | "HELLO" | "MIGRATE" | "CONFIG SET" | "ACL SETUSER"
+    )
+}
 
-/// Commands that take no key.
-const NO_KEY: &[&str] = &[
-    "PING",
-    "ECHO",
-    "INFO",
-    "DBSIZE",
-    "FLUSHDB",
-    "FLUSHALL",
-    "TIME",
-    "SELECT",
-    "MULTI",
-    "EXEC",
-    "DISCARD",
-    "QUIT",
-    "SCAN",
-    "KEYS",
-    "RANDOMKEY",
-    "WAIT",
-    "SAVE",
-    "BGSAVE",
-    "LASTSAVE",
-    "SWAPDB",
-    "SCRIPT LOAD",
-    "SCRIPT FLUSH",
-    "SCRIPT EXISTS",
-    "CLIENT SETNAME",
-    "CLIENT GETNAME",
-    "CLIENT ID",
-    "CLIENT LIST",
-    "CLIENT INFO",
-    "CONFIG GET",
-    "COMMAND",
-    "READONLY",
-    "READWRITE",
-    "RESET",
-];
+/// Where a command's keys are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// No key.
+    None,
+    /// Every argument.
+    All,
+    /// The first argument (most commands).
+    First,
+    /// Even positions (`MSET k v k v`).
+    Even,
+    /// All but the last (`BLPOP k k timeout`).
+    AllButLast,
+    /// The first two (`LMOVE src dst ...`).
+    FirstTwo,
+    /// After `numkeys` (`EVAL script numkeys k... arg...`).
+    Eval,
+    /// After `STREAMS`, the first half (`XREAD ... STREAMS k1 k2 id1 id2`).
+    Streams,
+}
 
-/// Commands whose every argument is a key.
-const ALL_KEYS: &[&str] = &[
-    "DEL",
-    "UNLINK",
-    "EXISTS",
-    "MGET",
-    "TOUCH",
-    "WATCH",
-    "SINTER",
-    "SUNION",
-    "SDIFF",
-    "PFCOUNT",
-    "RENAME",
-    "RENAMENX",
-    "SUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PSUBSCRIBE",
-    "PUNSUBSCRIBE",
-];
+fn keys_of(name: &str) -> Keys {
+    match name {
+        "PING" | "ECHO" | "INFO" | "DBSIZE" | "FLUSHDB" | "FLUSHALL" | "TIME" | "SELECT"
+        | "MULTI" | "EXEC" | "DISCARD" | "QUIT" | "SCAN" | "KEYS" | "RANDOMKEY" | "WAIT"
+        | "SAVE" | "BGSAVE" | "LASTSAVE" | "SWAPDB" | "SCRIPT LOAD" | "SCRIPT FLUSH"
+        | "SCRIPT EXISTS" | "CLIENT SETNAME" | "CLIENT GETNAME" | "CLIENT ID" | "CLIENT LIST"
+        | "CLIENT INFO" | "CONFIG GET" | "COMMAND" | "READONLY" | "READWRITE" | "RESET"
+        | "UNWATCH" => Keys::None,
+        "DEL" | "UNLINK" | "EXISTS" | "MGET" | "TOUCH" | "WATCH" | "SINTER" | "SUNION"
+        | "SDIFF" | "PFCOUNT" | "RENAME" | "RENAMENX" | "SUBSCRIBE" | "UNSUBSCRIBE"
+        | "PSUBSCRIBE" | "PUNSUBSCRIBE" => Keys::All,
+        "MSET" | "MSETNX" => Keys::Even,
+        "BLPOP" | "BRPOP" | "BZPOPMIN" | "BZPOPMAX" => Keys::AllButLast,
+        "RPOPLPUSH" | "LMOVE" | "BLMOVE" | "SMOVE" | "COPY" => Keys::FirstTwo,
+        "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" | "FCALL" | "FCALL_RO" => Keys::Eval,
+        "XREAD" | "XREADGROUP" => Keys::Streams,
+        _ => Keys::First,
+    }
+}
 
 /// The upper-case command name of a first argument (static for the common commands).
 pub fn command_name(arg: &[u8]) -> Cow<'static, str> {
-    const KNOWN: &[&str] = &[
-        "GET",
-        "SET",
-        "DEL",
-        "MGET",
-        "MSET",
-        "HGET",
-        "HSET",
-        "HGETALL",
-        "HMGET",
-        "HMSET",
-        "HDEL",
-        "INCR",
-        "INCRBY",
-        "DECR",
-        "EXPIRE",
-        "PEXPIRE",
-        "TTL",
-        "EXISTS",
-        "SETEX",
-        "SETNX",
-        "GETEX",
-        "GETDEL",
-        "LPUSH",
-        "RPUSH",
-        "LPOP",
-        "RPOP",
-        "LRANGE",
-        "LLEN",
-        "SADD",
-        "SREM",
-        "SMEMBERS",
-        "SISMEMBER",
-        "ZADD",
-        "ZRANGE",
-        "ZSCORE",
-        "ZREM",
-        "XADD",
-        "XREAD",
-        "XREADGROUP",
-        "XACK",
-        "XGROUP",
-        "XLEN",
-        "XRANGE",
-        "PUBLISH",
-        "SUBSCRIBE",
-        "PING",
-        "EVAL",
-        "EVALSHA",
-        "AUTH",
-        "HELLO",
-        "SELECT",
-        "MULTI",
-        "EXEC",
-        "DISCARD",
-        "CONFIG",
-        "CLIENT",
-        "INFO",
-        "SCAN",
-        "UNLINK",
-        "FLUSHDB",
-        "WATCH",
-        "UNWATCH",
-        "BLPOP",
-        "BRPOP",
-        "MIGRATE",
-        "ACL",
-        "SCRIPT",
-        "TYPE",
-    ];
-    for k in KNOWN {
-        if k.len() == arg.len() && k.as_bytes().eq_ignore_ascii_case(arg) {
+    let mut buf = [0u8; 16];
+    if arg.len() <= buf.len() {
+        for (d, s) in buf.iter_mut().zip(arg) {
+            *d = s.to_ascii_uppercase();
+        }
+        let known: Option<&'static str> = match &buf[..arg.len()] {
+            b"GET" => Some("GET"),
+            b"SET" => Some("SET"),
+            b"DEL" => Some("DEL"),
+            b"MGET" => Some("MGET"),
+            b"MSET" => Some("MSET"),
+            b"HGET" => Some("HGET"),
+            b"HSET" => Some("HSET"),
+            b"HGETALL" => Some("HGETALL"),
+            b"HMGET" => Some("HMGET"),
+            b"HMSET" => Some("HMSET"),
+            b"HDEL" => Some("HDEL"),
+            b"INCR" => Some("INCR"),
+            b"INCRBY" => Some("INCRBY"),
+            b"DECR" => Some("DECR"),
+            b"EXPIRE" => Some("EXPIRE"),
+            b"PEXPIRE" => Some("PEXPIRE"),
+            b"TTL" => Some("TTL"),
+            b"EXISTS" => Some("EXISTS"),
+            b"SETEX" => Some("SETEX"),
+            b"SETNX" => Some("SETNX"),
+            b"GETEX" => Some("GETEX"),
+            b"GETDEL" => Some("GETDEL"),
+            b"LPUSH" => Some("LPUSH"),
+            b"RPUSH" => Some("RPUSH"),
+            b"LPOP" => Some("LPOP"),
+            b"RPOP" => Some("RPOP"),
+            b"LRANGE" => Some("LRANGE"),
+            b"LLEN" => Some("LLEN"),
+            b"SADD" => Some("SADD"),
+            b"SREM" => Some("SREM"),
+            b"SMEMBERS" => Some("SMEMBERS"),
+            b"SISMEMBER" => Some("SISMEMBER"),
+            b"ZADD" => Some("ZADD"),
+            b"ZRANGE" => Some("ZRANGE"),
+            b"ZSCORE" => Some("ZSCORE"),
+            b"ZREM" => Some("ZREM"),
+            b"XADD" => Some("XADD"),
+            b"XREAD" => Some("XREAD"),
+            b"XREADGROUP" => Some("XREADGROUP"),
+            b"XACK" => Some("XACK"),
+            b"XGROUP" => Some("XGROUP"),
+            b"XLEN" => Some("XLEN"),
+            b"XRANGE" => Some("XRANGE"),
+            b"PUBLISH" => Some("PUBLISH"),
+            b"SUBSCRIBE" => Some("SUBSCRIBE"),
+            b"PING" => Some("PING"),
+            b"EVAL" => Some("EVAL"),
+            b"EVALSHA" => Some("EVALSHA"),
+            b"AUTH" => Some("AUTH"),
+            b"HELLO" => Some("HELLO"),
+            b"SELECT" => Some("SELECT"),
+            b"MULTI" => Some("MULTI"),
+            b"EXEC" => Some("EXEC"),
+            b"DISCARD" => Some("DISCARD"),
+            b"CONFIG" => Some("CONFIG"),
+            b"CLIENT" => Some("CLIENT"),
+            b"INFO" => Some("INFO"),
+            b"SCAN" => Some("SCAN"),
+            b"UNLINK" => Some("UNLINK"),
+            b"FLUSHDB" => Some("FLUSHDB"),
+            b"WATCH" => Some("WATCH"),
+            b"UNWATCH" => Some("UNWATCH"),
+            b"BLPOP" => Some("BLPOP"),
+            b"BRPOP" => Some("BRPOP"),
+            b"MIGRATE" => Some("MIGRATE"),
+            b"ACL" => Some("ACL"),
+            b"SCRIPT" => Some("SCRIPT"),
+            b"TYPE" => Some("TYPE"),
+            _ => None,
+        };
+        if let Some(k) = known {
             return Cow::Borrowed(k);
         }
     }
@@ -185,6 +196,11 @@ pub fn command_name(arg: &[u8]) -> Cow<'static, str> {
 
 /// Writes `bytes` as text, escaping anything that is not printable UTF-8.
 pub fn write_escaped(out: &mut String, bytes: &[u8], max: usize) {
+    if bytes.len() <= max && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        // printable ASCII, the usual key
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        return;
+    }
     let start = out.len();
     match std::str::from_utf8(bytes) {
         Ok(s) if s.chars().all(|c| !c.is_control()) => {
@@ -246,7 +262,7 @@ pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: 
     };
     let mut name = command_name(first);
     let mut rest = &args[1..];
-    if CONTAINERS.contains(&name.as_ref()) {
+    if is_container(&name) {
         if let Some(sub) = rest.first() {
             name = Cow::Owned(format!("{} {}", name, command_name(sub)));
             rest = &rest[1..];
@@ -254,54 +270,37 @@ pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: 
     }
     let mut text = String::with_capacity(name.len() + rest.len() * 4 + 16);
     text.push_str(&name);
-    if SECRET.contains(&name.as_ref()) {
+    if is_secret(&name) {
         return Rendered { name, text };
     }
     let n = name.as_ref();
+    let keys = keys_of(n);
+    let numkeys = if keys == Keys::Eval {
+        rest.get(1)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let streams = if keys == Keys::Streams {
+        rest.iter().position(|a| a.eq_ignore_ascii_case(b"STREAMS"))
+    } else {
+        None
+    };
     let is_key = |i: usize| -> bool {
-        if NO_KEY.contains(&n) {
-            return false;
-        }
-        if ALL_KEYS.contains(&n) {
-            return true;
-        }
-        match n {
-            "MSET" | "MSETNX" => i.is_multiple_of(2),
-            "BLPOP" | "BRPOP" | "BZPOPMIN" | "BZPOPMAX" => i + 1 < rest.len(),
-            "RPOPLPUSH" | "LMOVE" | "BLMOVE" | "SMOVE" | "COPY" => i < 2,
-            "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" | "FCALL" | "FCALL_RO" => {
-                let numkeys = rest
-                    .get(1)
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .unwrap_or(0);
-                i >= 2 && i < 2 + numkeys
-            }
-            "XREAD" | "XREADGROUP" => {
-                let streams = rest.iter().position(|a| a.eq_ignore_ascii_case(b"STREAMS"));
-                match streams {
-                    Some(p) => {
-                        let count = (rest.len() - p - 1) / 2;
-                        i > p && i <= p + count
-                    }
-                    None => false,
-                }
-            }
-            "XREADGROUP GROUP" => false,
-            "OBJECT ENCODING"
-            | "OBJECT FREQ"
-            | "OBJECT IDLETIME"
-            | "OBJECT REFCOUNT"
-            | "MEMORY USAGE"
-            | "XGROUP CREATE"
-            | "XGROUP DESTROY"
-            | "XGROUP CREATECONSUMER"
-            | "XGROUP DELCONSUMER"
-            | "XGROUP SETID"
-            | "XINFO STREAM"
-            | "XINFO GROUPS"
-            | "XINFO CONSUMERS" => i == 0,
-            _ => i == 0,
+        match keys {
+            Keys::None => false,
+            Keys::All => true,
+            Keys::First => i == 0,
+            Keys::Even => i.is_multiple_of(2),
+            Keys::AllButLast => i + 1 < rest.len(),
+            Keys::FirstTwo => i < 2,
+            Keys::Eval => i >= 2 && i < 2 + numkeys,
+            Keys::Streams => match streams {
+                Some(p) => i > p && i <= p + (rest.len() - p - 1) / 2,
+                None => false,
+            },
         }
     };
     // XREAD(GROUP) keeps its option words (GROUP, COUNT, BLOCK, STREAMS) readable.
