@@ -545,3 +545,113 @@ async fn only_allow_listed_baggage_reaches_spans_and_never_from_public_callers()
         server.assert_declared(&["user.id"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_recorded_and_the_server_keeps_serving() {
+    let pipeline = install();
+    let app = Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("handler exploded")
+                } else {
+                    "never"
+                }
+            }),
+        )
+        .route("/users/{id}", get(|| async { "user" }))
+        .layer(TraceLayer::new());
+    let addr = serve(app).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let req = Request::get(format!("http://{addr}/boom"))
+        .header(
+            "traceparent",
+            "00-99999999999999999999999999999999-1111111111111111-01",
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert!(
+        client.request(req).await.is_err(),
+        "the connection is dropped by the panic"
+    );
+    let tid = TraceId::from_hex("99999999999999999999999999999999").unwrap();
+    let t = pipeline.wait_for_spans(tid, 1);
+    let s = t.span("GET /boom");
+    assert!(matches!(s.status, Status::Error { .. }));
+    assert_eq!(s.str_attr("error.type"), "panic");
+    // and the next request is served
+    assert_eq!(get_path(addr, "/users/1").await.body, "user");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_mid_body_ends_the_span_without_an_error() {
+    let pipeline = install();
+    let app = Router::new()
+        .route(
+            "/endless",
+            get(|| async {
+                let stream = futures_util::stream::unfold(0u64, |i| async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Some((
+                        Ok::<_, Infallible>(Bytes::from(format!("event {i}\n"))),
+                        i + 1,
+                    ))
+                });
+                Body::from_stream(stream)
+            }),
+        )
+        .layer(TraceLayer::new());
+    let addr = serve(app).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let req = Request::get(format!("http://{addr}/endless"))
+        .header(
+            "traceparent",
+            "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-1111111111111111-01",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let res = client.request(req).await.unwrap();
+    let mut body = res.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    drop(body);
+    drop(client);
+    let tid = TraceId::from_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+    let t = pipeline.wait_for_spans(tid, 1);
+    let s = t.span("GET /endless");
+    assert_eq!(
+        s.status,
+        Status::Unset,
+        "a caller that goes away is not an error"
+    );
+    assert_eq!(s.int_attr("http.response.status_code"), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_headers_and_odd_paths_are_handled() {
+    let pipeline = install();
+    let addr = serve(app(TraceLayer::new().capture_request_headers(["x-h-1"]))).await;
+    // hyper refuses this many headers before the layer sees them; nothing panics
+    let mut b = Request::get(format!("http://{addr}/users/1"));
+    for i in 0..2000 {
+        b = b.header(format!("x-h-{i}"), "v");
+    }
+    let reply = send(b.body(Body::empty()).unwrap()).await;
+    assert!(reply.status.is_client_error(), "{}", reply.status);
+    // control characters and long paths in the query
+    let q = format!("a=%00%01%1b&long={}", "x".repeat(10_000));
+    let reply = send(
+        Request::get(format!("http://{addr}/users/1?{q}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let t = pipeline.wait_for_spans(reply.trace_id(), 2);
+    let s = t.span("GET /users/{id}");
+    assert!(
+        s.str_attr("url.query").len() <= trace_core::limits::DEFAULT_MAX_VALUE_LEN,
+        "bounded"
+    );
+}

@@ -52,6 +52,43 @@ pub async fn run(receiver: &Receiver, guard: trace_init::Guard) {
     assert_eq!(statuses[3], ("/checkout/1".to_string(), 500));
     assert_eq!(statuses[4], ("/report".to_string(), 500));
     let miss = trace_of("/users/1");
+    // Secrets in every place a request can carry them, with default settings.
+    let secret_res = reqwest::Client::new()
+        .get(format!(
+            "http://{}/users/3?sig=sekrit-sig&X-Amz-Signature=sekrit-amz&X-Amz-Credential=sekrit-cred",
+            running.addr
+        ))
+        .header("authorization", "Bearer sekrit-token")
+        .header("cookie", "session=sekrit-cookie")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secret_res.status(), 200);
+    {
+        use redis::AsyncCommands;
+        let pool = sqlx_trace::TracedPool::<sqlx::Postgres>::connect(&format!(
+            "postgres://postgres@127.0.0.1:5432/{unique}"
+        ))
+        .await
+        .unwrap();
+        let _: Option<i32> = sqlx::query_scalar("SELECT id FROM users WHERE email = 'sekrit-email@example.com' AND name = 'sekrit-name'")
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        let client = redis::Client::open("redis://127.0.0.1:6379/8").unwrap();
+        let mut con = redis_trace::TracedConnection::connect(&client)
+            .await
+            .unwrap();
+        let _: () = con
+            .set(format!("{unique}:token"), "sekrit-redis-value")
+            .await
+            .unwrap();
+        let _: redis::RedisResult<()> = redis::cmd("AUTH")
+            .arg("admin")
+            .arg("sekrit-auth")
+            .query_async(&mut con)
+            .await;
+    }
     // the worker takes the job, then everything is flushed by dropping the guard
     tokio::time::sleep(Duration::from_millis(800)).await;
     running.stop();
@@ -159,6 +196,40 @@ pub async fn run(receiver: &Receiver, guard: trace_init::Guard) {
     assert_eq!(failed.status_code, 2);
     assert_eq!(s(failed.attr("db.response.status_code")), Some("42P01"));
     assert_eq!(s(failed.attr("error.type")), Some("42P01"));
+    // nothing secret reached the collector
+    let everything = format!("{spans:?}");
+    assert!(
+        everything.contains("SELECT users") && everything.contains("/users/{id}"),
+        "the dump is real"
+    );
+    assert!(
+        everything.contains(&format!("SET {unique}:token ?")),
+        "the Redis SET with a secret value was exported"
+    );
+    assert!(
+        everything.contains("email = ? AND name = ?"),
+        "the SQL with secret literals was exported"
+    );
+    assert!(
+        everything.contains("X-Amz-Signature=REDACTED"),
+        "the signed URL was exported"
+    );
+    for secret in [
+        "sekrit-sig",
+        "sekrit-amz",
+        "sekrit-cred",
+        "sekrit-token",
+        "sekrit-cookie",
+        "sekrit-email",
+        "sekrit-name",
+        "sekrit-redis-value",
+        "sekrit-auth",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} reached the collector"
+        );
+    }
     // /health produced nothing
     assert!(spans.iter().all(|s| s.name != "GET /health"));
 
