@@ -30,6 +30,8 @@ pub enum Mode {
     Hang = 2,
     /// Accept and count the spans, keep nothing (for load runs).
     Discard = 3,
+    /// Accept and keep only each span's ids (trace, span, parent), for long runs.
+    Ids = 4,
 }
 
 /// An attribute value as received.
@@ -118,6 +120,7 @@ impl Span {
 #[derive(Default)]
 struct State {
     spans: Mutex<Vec<Span>>,
+    ids: Mutex<Vec<(String, String, String)>>,
     discarded: AtomicUsize,
     requests: AtomicUsize,
     mode: AtomicU8,
@@ -129,11 +132,23 @@ impl State {
             1 => Mode::Fail,
             2 => Mode::Hang,
             3 => Mode::Discard,
+            4 => Mode::Ids,
             _ => Mode::Accept,
         }
     }
 
     fn take(&self, req: ExportTraceServiceRequest) {
+        if self.mode() == Mode::Ids {
+            let mut ids = self.ids.lock().unwrap();
+            for rs in req.resource_spans {
+                for ss in rs.scope_spans {
+                    for s in ss.spans {
+                        ids.push((hex(&s.trace_id), hex(&s.span_id), hex(&s.parent_span_id)));
+                    }
+                }
+            }
+            return;
+        }
         let mut out = self.spans.lock().unwrap();
         for rs in req.resource_spans {
             let resource = attrs(rs.resource.map(|r| r.attributes).unwrap_or_default());
@@ -186,7 +201,7 @@ impl TraceService for Grpc {
                     partial_success: None,
                 }))
             }
-            Mode::Accept => {
+            Mode::Accept | Mode::Ids => {
                 self.0.take(request.into_inner());
                 Ok(tonic::Response::new(ExportTraceServiceResponse {
                     partial_success: None,
@@ -284,6 +299,11 @@ impl Receiver {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// The (trace id, span id, parent span id) of every span received in [`Mode::Ids`].
+    pub fn ids(&self) -> Vec<(String, String, String)> {
+        self.state.ids.lock().unwrap().clone()
+    }
+
     /// Spans received and thrown away in [`Mode::Discard`].
     pub fn discarded(&self) -> usize {
         self.state.discarded.load(Ordering::SeqCst)
@@ -321,7 +341,7 @@ async fn http_export(
     match state.mode() {
         Mode::Fail => return (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
         Mode::Hang => std::future::pending().await,
-        Mode::Accept | Mode::Discard => {}
+        Mode::Accept | Mode::Discard | Mode::Ids => {}
     }
     let gzip = headers
         .get("content-encoding")

@@ -374,19 +374,22 @@ pub async fn start(config: Config) -> Result<Running, Box<dyn std::error::Error 
     })
 }
 
-/// The scenario the demo drives at itself: a miss, a hit, an error route, a failing query, an
-/// excluded route. Returns `(path, status, x-trace-id)` for each request.
+/// The requests of the scenario: a miss, a hit, another miss, an error route, a failing query, an
+/// excluded route.
+pub const SCENARIO: [&str; 6] = [
+    "/users/1",
+    "/users/1",
+    "/users/2",
+    "/checkout/1",
+    "/report",
+    "/health",
+];
+
+/// Drives [`SCENARIO`] at the demo. Returns `(path, status, x-trace-id)` for each request.
 pub async fn scenario(addr: SocketAddr) -> Vec<(String, u16, Option<String>)> {
     let client = reqwest::Client::new();
     let mut out = Vec::new();
-    for path in [
-        "/users/1",
-        "/users/1",
-        "/users/2",
-        "/checkout/1",
-        "/report",
-        "/health",
-    ] {
+    for path in SCENARIO {
         let res = client
             .get(format!("http://{addr}{path}"))
             .header("x-user-id", "u-42")
