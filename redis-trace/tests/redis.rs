@@ -230,7 +230,7 @@ async fn blocking_connection_is_traced_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_goes_away_gives_error_spans_and_the_error_back() {
+async fn a_server_that_goes_away_gives_error_spans_and_the_adapter_recovers_when_it_returns() {
     install();
     // A Redis of our own on a free port, stopped under the connection.
     let port = {

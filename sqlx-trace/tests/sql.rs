@@ -538,3 +538,59 @@ async fn waiting_for_a_pool_connection_shows_on_the_span() {
         other => panic!("wait time is {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_and_a_statement_timeout_are_recorded_with_sqlx_errors() {
+    install();
+    let db = pg_db().await;
+    let inner = sqlx::pool::PoolOptions::<sqlx::Postgres>::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(200))
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let pool = TracedPool::new(inner);
+    let trace = traced(2, || async {
+        // the only connection is held: the pool times out, sqlx's error comes back
+        let held = pool.acquire().await.unwrap();
+        let err = sqlx::query("SELECT 1").execute(&pool).await.unwrap_err();
+        assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err:?}");
+        drop(held);
+        // a statement cut by statement_timeout
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL statement_timeout = '50ms'")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        let err = sqlx::query("SELECT pg_sleep(2)")
+            .execute(&mut tx)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("57014")
+        );
+        tx.rollback().await.unwrap();
+        // and the pool recovers
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+    })
+    .await;
+    let timed_out = trace
+        .spans
+        .iter()
+        .find(|s| matches!(s.attr("error.type"), Some(v) if v.as_str() == "pool_timed_out"))
+        .unwrap_or_else(|| panic!("no pool_timed_out span in:\n{}", trace.render()));
+    assert!(matches!(timed_out.status, Status::Error { .. }));
+    let cancelled = trace
+        .spans
+        .iter()
+        .find(|s| matches!(s.attr("db.response.status_code"), Some(v) if v.as_str() == "57014"))
+        .unwrap_or_else(|| panic!("no 57014 span in:\n{}", trace.render()));
+    assert_eq!(cancelled.name, "SELECT");
+    drop(pool);
+    drop_db(db).await;
+}
