@@ -63,6 +63,17 @@ fn bench(c: &mut Criterion) {
     let bare = router();
     let ours = router().layer(tower_trace::TraceLayer::new());
     let ten = ten_attrs_router();
+    // a layer whose tracer samples nothing (`traceidratio` 0)
+    let ratio0_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.0))
+        .build();
+    let ratio0 = router().layer(tower_trace::TraceLayer::new().with_tracer(
+        trace_core::tracer::Tracer::from_provider(
+            "tower-trace",
+            &ratio0_provider,
+            Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
+        ),
+    ));
     let otel_axum = router()
         .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
         .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
@@ -82,6 +93,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("tower-trace not sampled (parent flag 00)", |b| {
         b.to_async(&rt).iter(|| run(&ours, Some(UNSAMPLED_PARENT)))
+    });
+    g.bench_function("tower-trace not sampled (traceidratio 0)", |b| {
+        b.to_async(&rt).iter(|| run(&ratio0, None))
     });
     g.bench_function("tower-trace sampled, ten context attributes", |b| {
         b.to_async(&rt).iter(|| run(&ten, None))

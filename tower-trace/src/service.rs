@@ -125,6 +125,18 @@ where
             }
         }
 
+        if parent.span().span_context().is_valid() && config.tracer.drops_under(&parent) {
+            // Not sampled, known from the caller's flags alone: carry its context as it is.
+            // (Without a caller there is no trace id yet: the tracer makes one below, so logs
+            // and x-trace-id still have it.)
+            let trace_id = parent.span().span_context().trace_id();
+            let fut = {
+                let _g = parent.clone().attach();
+                self.inner.call(req)
+            };
+            return ResponseFuture::unsampled(fut, parent, trace_id, config.clone());
+        }
+
         let span = config.schema.start(
             &config.tracer,
             &IncomingRequest::from_request(&req, route(&req), peer(&req)),

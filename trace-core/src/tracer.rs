@@ -199,6 +199,33 @@ impl Tracer {
         }
     }
 
+    /// True when a span under `parent` is known not to be sampled without looking at anything but
+    /// the parent (a parent-based or always-off sampler with a valid parent). A server can then
+    /// carry the caller's context as it is instead of opening a span.
+    pub fn drops_under(&self, parent: &Context) -> bool {
+        let Some(sampler) = self.sampler else {
+            return false;
+        };
+        let span = parent.span();
+        let sc = span.span_context();
+        if parent.is_telemetry_suppressed() {
+            return true;
+        }
+        match sampler {
+            KnownSampler::AlwaysOff => true,
+            KnownSampler::TraceIdRatio(r) => r <= 0.0,
+            KnownSampler::ParentBased(root) => {
+                if sc.is_valid() {
+                    !sc.is_sampled()
+                } else {
+                    matches!(root, RootSampler::AlwaysOff)
+                        || matches!(root, RootSampler::TraceIdRatio(r) if r <= 0.0)
+                }
+            }
+            KnownSampler::AlwaysOn => false,
+        }
+    }
+
     /// Opens a span under `parent`. `head` gives the name and the attributes a sampler may look
     /// at; `more` adds the rest. Neither runs when the span is known not to be sampled, and `more`
     /// runs only when it will record.
@@ -405,6 +432,29 @@ mod tests {
             true,
             Default::default(),
         )
+    }
+
+    #[test]
+    fn drops_under_is_only_sure_when_the_trace_id_does_not_matter() {
+        let t = |s| Tracer {
+            inner: Inner::Global(Arc::new(global::tracer("t"))),
+            sampler: Some(s),
+            preset_ids: false,
+        };
+        let unsampled = Context::new().with_remote_span_context(sc(false));
+        let sampled = Context::new().with_remote_span_context(sc(true));
+        let pb = t(KnownSampler::ParentBased(RootSampler::AlwaysOn));
+        assert!(pb.drops_under(&unsampled));
+        assert!(!pb.drops_under(&sampled));
+        assert!(!pb.drops_under(&Context::new()));
+        assert!(t(KnownSampler::TraceIdRatio(0.0)).drops_under(&Context::new()));
+        assert!(!t(KnownSampler::TraceIdRatio(0.5)).drops_under(&Context::new()));
+        assert!(t(KnownSampler::ParentBased(RootSampler::TraceIdRatio(0.0)))
+            .drops_under(&Context::new()));
+        assert!(
+            !Tracer::from_global("g").drops_under(&unsampled),
+            "unknown samplers decide in the SDK"
+        );
     }
 
     #[test]
