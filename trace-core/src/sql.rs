@@ -55,8 +55,11 @@ fn is_ident(b: u8) -> bool {
 /// Sanitises `sql` (see the module documentation), cutting the result at `max_len` bytes.
 pub fn sanitize(sql: &str, dialect: Dialect, max_len: usize) -> Cow<'_, str> {
     let mut out = sanitize_owned(sql, dialect);
-    if let Cow::Owned(collapsed) = collapse_in_lists(&out) {
-        out = collapsed;
+    // only a text with at least two `?` can hold an `IN (?, ?)` list to collapse
+    if out.bytes().filter(|b| *b == b'?').nth(1).is_some() {
+        if let Cow::Owned(collapsed) = collapse_in_lists(&out) {
+            out = collapsed;
+        }
     }
     if out.len() > max_len {
         let mut end = max_len;
@@ -227,7 +230,9 @@ fn sanitize_owned(sql: &str, dialect: Dialect) -> String {
                 {
                     i = skip_quoted(b, i + 1, b'\'', false);
                     out.push('?');
-                } else if word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false") {
+                } else if (word.len() == 4 && word.eq_ignore_ascii_case("true"))
+                    || (word.len() == 5 && word.eq_ignore_ascii_case("false"))
+                {
                     out.push('?');
                 } else {
                     out.push_str(word);
