@@ -451,25 +451,8 @@ async fn commands_nest_under_the_server_span() {
             }),
         )
         .layer(tower_trace::TraceLayer::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<axum::body::Body>();
-    let res = client
-        .request(
-            http::Request::get(format!("http://{addr}/cached"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let tid =
-        opentelemetry::trace::TraceId::from_hex(res.headers()["x-trace-id"].to_str().unwrap())
-            .unwrap();
-    let _ = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap();
+    let (tid, body) = test_support::serve_and_get(app, "/cached").await;
+    assert_eq!(body, "miss");
     let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 2))
         .await
         .unwrap();

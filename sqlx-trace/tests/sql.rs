@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures_util::TryStreamExt;
-use opentelemetry::trace::{SpanKind, Status, TraceId};
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 use sqlx::Row;
 use sqlx_trace::{QueryText, TracedPool};
@@ -444,24 +444,7 @@ async fn statements_nest_under_the_server_span() {
             }),
         )
         .layer(tower_trace::TraceLayer::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<axum::body::Body>();
-    let res = client
-        .request(
-            http::Request::get(format!("http://{addr}/count"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let tid = TraceId::from_hex(res.headers()["x-trace-id"].to_str().unwrap()).unwrap();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
+    let (tid, body) = test_support::serve_and_get(app, "/count").await;
     assert_eq!(body, "6");
     let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(tid, 4))
         .await

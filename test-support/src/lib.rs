@@ -400,3 +400,28 @@ where
         .await
         .expect("the trace arrived")
 }
+
+/// Serves `app` on a free loopback port, sends it `GET path`, and returns the trace id from the
+/// `x-trace-id` response header with the response body.
+pub async fn serve_and_get(
+    app: axum::Router,
+    path: &str,
+) -> (opentelemetry::trace::TraceId, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let res = reqwest::get(format!("http://{addr}{path}"))
+        .await
+        .expect("the server answers");
+    let tid = res
+        .headers()
+        .get("x-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| opentelemetry::trace::TraceId::from_hex(v).ok())
+        .expect("an x-trace-id header");
+    (tid, res.text().await.expect("a body"))
+}
