@@ -1,0 +1,46 @@
+//! How many spans per second the export pipeline (default `OTEL_BSP_*` settings, OTLP/gRPC to a
+//! receiver in the process that counts and discards) takes before the batch processor drops.
+//! Spans are made at a set rate for 5 s per step; the receiver's count after the flush tells how
+//! many arrived.
+//!
+//! `cargo run --release -p benches --example export_capacity`
+
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::{Tracer, TracerProvider as _};
+use test_support::{Mode, Receiver};
+use trace_init::Protocol;
+
+fn main() {
+    println!(
+        "{:>12} {:>10} {:>10} {:>8}",
+        "target/s", "made", "arrived", "dropped"
+    );
+    for rate in [10_000u64, 20_000, 30_000, 40_000, 50_000, 100_000, 200_000] {
+        let receiver = Receiver::grpc();
+        receiver.set_mode(Mode::Discard);
+        let guard = trace_init::builder()
+            .otlp(Protocol::Grpc, receiver.endpoint())
+            .install_subscriber(false)
+            .shutdown_timeout(Duration::from_secs(30))
+            .init()
+            .unwrap();
+        let tracer = guard.provider().unwrap().tracer("capacity");
+        let start = Instant::now();
+        let mut made = 0u64;
+        while start.elapsed() < Duration::from_secs(5) {
+            let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+            while made < due {
+                tracer.in_span("op", |_| ());
+                made += 1;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        drop(guard);
+        let arrived = receiver.discarded() as u64;
+        println!(
+            "{rate:>12} {made:>10} {arrived:>10} {:>8}",
+            made.saturating_sub(arrived)
+        );
+    }
+}
