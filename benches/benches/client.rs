@@ -47,6 +47,34 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    for (label, cx) in [
+        (
+            "GET, reqwest-trace, not sampled (parent flag 00)",
+            benches::unsampled_parent(),
+        ),
+        (
+            "GET, reqwest-trace, ten context attributes",
+            benches::ten_attributes(),
+        ),
+    ] {
+        g.bench_function(label, |b| {
+            b.to_async(&rt).iter(|| {
+                opentelemetry::context::FutureExt::with_context(
+                    async {
+                        traced
+                            .get(&url)
+                            .send()
+                            .await
+                            .unwrap()
+                            .bytes()
+                            .await
+                            .unwrap()
+                    },
+                    cx.clone(),
+                )
+            })
+        });
+    }
     g.finish();
 }
 

@@ -50,6 +50,29 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    for (label, cx) in [
+        (
+            "GET, redis-trace, not sampled (parent flag 00)",
+            benches::unsampled_parent(),
+        ),
+        (
+            "GET, redis-trace, ten context attributes",
+            benches::ten_attributes(),
+        ),
+    ] {
+        g.bench_function(label, |b| {
+            b.to_async(&rt).iter(|| {
+                let mut con = traced.clone();
+                opentelemetry::context::FutureExt::with_context(
+                    async move {
+                        let v: Option<String> = con.get("trace_bench:key").await.unwrap();
+                        std::hint::black_box(v);
+                    },
+                    cx.clone(),
+                )
+            })
+        });
+    }
     g.bench_function("100-command pipeline, bare redis-rs", |b| {
         b.to_async(&rt).iter(|| {
             let (mut con, pipe) = (bare.clone(), pipe.clone());

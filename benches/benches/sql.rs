@@ -82,6 +82,32 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box(row);
         })
     });
+    for (label, cx) in [
+        (
+            "postgres pk select, sqlx-trace, not sampled (parent flag 00)",
+            benches::unsampled_parent(),
+        ),
+        (
+            "postgres pk select, sqlx-trace, ten context attributes",
+            benches::ten_attributes(),
+        ),
+    ] {
+        g.bench_function(label, |b| {
+            b.to_async(&rt).iter(|| {
+                opentelemetry::context::FutureExt::with_context(
+                    async {
+                        let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
+                            .bind(1)
+                            .fetch_one(&pg_traced)
+                            .await
+                            .unwrap();
+                        std::hint::black_box(row);
+                    },
+                    cx.clone(),
+                )
+            })
+        });
+    }
     g.bench_function("sqlite pk select, bare sqlx", |b| {
         b.to_async(&rt).iter(|| async {
             let row: (i64, String, String) = sqlx::query_as(PK_SELECT_LITE)

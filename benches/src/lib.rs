@@ -76,3 +76,25 @@ pub fn install() -> &'static Pipeline {
         Pipeline { provider, exported }
     })
 }
+
+/// A context whose parent says "not sampled" (`traceparent` flag `00`).
+pub fn unsampled_parent() -> opentelemetry::Context {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7u64),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    ))
+}
+
+/// A context carrying ten context attributes (`app.key0` .. `app.key9`).
+pub fn ten_attributes() -> opentelemetry::Context {
+    let attrs: Vec<opentelemetry::KeyValue> = (0..10)
+        .map(|i| opentelemetry::KeyValue::new(format!("app.key{i}"), "value"))
+        .collect();
+    trace_core::context_attributes::merge(&opentelemetry::Context::new(), attrs)
+}
