@@ -80,12 +80,16 @@ impl<DB: TracedDatabase> Drop for TracedTransaction<'_, DB> {
     }
 }
 
+fn finished_error() -> sqlx::Error {
+    sqlx::Error::Protocol("the transaction is already finished".into())
+}
+
+fn finished_future<'e, T: Send + 'e>() -> BoxFuture<'e, Result<T, sqlx::Error>> {
+    Box::pin(async { Err(finished_error()) })
+}
+
 fn finished<'e, T: Send + 'e>() -> BoxStream<'e, Result<T, sqlx::Error>> {
-    Box::pin(futures_util::stream::once(async {
-        Err(sqlx::Error::Protocol(
-            "the transaction is already finished".into(),
-        ))
-    }))
+    Box::pin(futures_util::stream::once(async { Err(finished_error()) }))
 }
 
 impl<'t, 'c, DB> Executor<'t> for &'t mut TracedTransaction<'c, DB>
@@ -123,11 +127,7 @@ where
             Some(tx) => Box::pin(async move {
                 conn_fetch_optional::<DB, E>(&mut **tx, &config, query, &parent).await
             }),
-            None => Box::pin(async {
-                Err(sqlx::Error::Protocol(
-                    "the transaction is already finished".into(),
-                ))
-            }),
+            None => finished_future(),
         }
     }
 
@@ -141,11 +141,7 @@ where
     {
         match self.tx.as_mut() {
             Some(tx) => DB::prepare_with_on(&mut **tx, sql, parameters),
-            None => Box::pin(async {
-                Err(sqlx::Error::Protocol(
-                    "the transaction is already finished".into(),
-                ))
-            }),
+            None => finished_future(),
         }
     }
 
@@ -155,11 +151,7 @@ where
     {
         match self.tx.as_mut() {
             Some(tx) => DB::describe_on(&mut **tx, sql),
-            None => Box::pin(async {
-                Err(sqlx::Error::Protocol(
-                    "the transaction is already finished".into(),
-                ))
-            }),
+            None => finished_future(),
         }
     }
 }

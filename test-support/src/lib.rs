@@ -2,6 +2,7 @@
 //! HTTP/protobuf (`POST /v1/traces`), each on its own thread and runtime on 127.0.0.1.
 //!
 //! It can also misbehave on purpose ([`Mode`]): answer with errors, or accept and never answer.
+#![warn(missing_docs)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};

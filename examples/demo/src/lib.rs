@@ -8,6 +8,7 @@
 //! | `GET /checkout/{id}` | the inventory refuses: answers 500 |
 //! | `GET /report` | a query over a missing table: fails, answers 500 |
 //! | `GET /health` | excluded from tracing |
+#![warn(missing_docs)]
 
 pub mod db;
 

@@ -1,6 +1,7 @@
 //! The W3C Trace Context test harness protocol: `POST /test` with a JSON array of
 //! `{"url": ..., "arguments": [...]}`; for each element, in order, `arguments` is POSTed as JSON
 //! to `url`, carrying the trace context of the incoming request.
+#![warn(missing_docs)]
 
 use axum::routing::post;
 use axum::{Json, Router};
