@@ -8,6 +8,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use trace_core::export::{QueueConfig, SpanQueue};
 use trace_core::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -44,18 +45,30 @@ pub fn install() -> &'static Pipeline {
         let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
         let mut builder = SdkTracerProvider::builder();
         // BENCH_NO_EXPORT=1: spans are made and ended but handed to no processor, to tell the
-        // cost on the request path from the cost of the export thread.
+        // cost on the request path from the cost of the export thread. BENCH_SDK_SPANS=1: the
+        // SDK's own batch processor and span, as before trace-core had its own.
+        let sdk_spans = std::env::var_os("BENCH_SDK_SPANS").is_some();
+        let mut queue = None;
         if std::env::var_os("BENCH_NO_EXPORT").is_none() {
-            builder = builder.with_span_processor(
-                BatchSpanProcessor::builder(Discard(exported.clone())).build(),
-            );
+            if sdk_spans {
+                builder = builder.with_span_processor(
+                    BatchSpanProcessor::builder(Discard(exported.clone())).build(),
+                );
+            } else {
+                let q = SpanQueue::new(Discard(exported.clone()), QueueConfig::default());
+                builder = builder.with_span_processor(q.clone());
+                queue = Some(q);
+            }
         }
         let provider = builder
             .with_sampler(sampler.to_sdk())
             .with_id_generator(PresetIdGenerator::default())
             .build();
-        // as trace-init does: adapters use the SDK tracer and decide sampling up front
+        // as trace-init does: adapters decide sampling up front and record into the queue
         trace_core::tracer::register(&provider, Some(sampler), true);
+        if let Some(q) = &queue {
+            trace_core::tracer::register_queue(q);
+        }
         opentelemetry::global::set_tracer_provider(provider.clone());
         opentelemetry::global::set_text_map_propagator(
             opentelemetry::propagation::TextMapCompositePropagator::new(vec![

@@ -21,6 +21,8 @@
 //! | [`events`] | a `tracing` layer putting log events on adapter spans |
 //! | [`limits`] | bounds on copied values |
 //! | [`tracer`] | the adapters' tracer: sampling decided before attributes are built |
+//! | [`recording`] | the adapters' own span: one allocation, no lock, ended as one pointer |
+//! | [`export`] | the span queue and export thread, with delivery accounting |
 //! | [`intern`] | bounded interning of route names and hosts |
 //! | `testing` (feature) | in-memory pipeline and span trees for tests |
 //!
@@ -36,6 +38,7 @@ pub mod attributes;
 pub mod context_attributes;
 pub mod db;
 pub mod events;
+pub mod export;
 pub mod http_client;
 pub mod http_common;
 pub mod http_server;
@@ -44,6 +47,7 @@ pub mod limits;
 pub mod manual;
 pub mod messaging;
 pub mod propagation;
+pub mod recording;
 pub mod redact;
 pub mod redis;
 pub mod span;

@@ -251,6 +251,26 @@ fn push_key(out: &mut String, key: &[u8], mode: KeyMode) {
     }
 }
 
+/// The operation name of a command from its first two arguments: the command (`GET`), with its
+/// subcommand for container commands (`CONFIG SET`); `redis` when there is no command.
+pub fn operation_name(first: Option<&[u8]>, second: Option<&[u8]>) -> Cow<'static, str> {
+    match first {
+        Some(first) => name_and_words(first, second).0,
+        None => Cow::Borrowed("redis"),
+    }
+}
+
+/// The operation name and how many arguments it took (1, or 2 with a subcommand).
+fn name_and_words(first: &[u8], second: Option<&[u8]>) -> (Cow<'static, str>, usize) {
+    let name = command_name(first);
+    match second {
+        Some(sub) if is_container(&name) => {
+            (Cow::Owned(format!("{} {}", name, command_name(sub))), 2)
+        }
+        _ => (name, 1),
+    }
+}
+
 /// Renders a command from its arguments (the first is the command name).
 pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: usize) -> Rendered {
     let args: Vec<&[u8]> = args.collect();
@@ -260,14 +280,8 @@ pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: 
             text: String::new(),
         };
     };
-    let mut name = command_name(first);
-    let mut rest = &args[1..];
-    if is_container(&name) {
-        if let Some(sub) = rest.first() {
-            name = Cow::Owned(format!("{} {}", name, command_name(sub)));
-            rest = &rest[1..];
-        }
-    }
+    let (name, words) = name_and_words(first, args.get(1).copied());
+    let rest = &args[words..];
     let mut text = String::with_capacity(name.len() + rest.len() * 4 + 16);
     text.push_str(&name);
     if is_secret(&name) {

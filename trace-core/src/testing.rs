@@ -25,6 +25,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::attributes::is_declared;
+use crate::export::{QueueConfig, SpanQueue};
 use crate::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 
 /// The installed test pipeline.
@@ -42,12 +43,22 @@ pub fn install() -> &'static TestPipeline {
     PIPELINE.get_or_init(|| {
         let exporter = InMemorySpanExporter::default();
         let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+        // the same queue trace-init exports through, so tests see what production exports
+        let queue = SpanQueue::new(
+            exporter.clone(),
+            QueueConfig {
+                max_queue_size: 1 << 16,
+                scheduled_delay: Duration::from_millis(20),
+                ..QueueConfig::default()
+            },
+        );
         let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
+            .with_span_processor(queue.clone())
             .with_sampler(sampler.to_sdk())
             .with_id_generator(PresetIdGenerator::default())
             .build();
         crate::tracer::register(&provider, Some(sampler), true);
+        crate::tracer::register_queue(&queue);
         global::set_tracer_provider(provider.clone());
         global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
             Box::new(crate::propagation::W3CTraceContext::new()),

@@ -22,6 +22,9 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider};
 
+use crate::export::SpanQueue;
+use crate::recording::{scope_of, RecordingSpan, Start};
+
 /// A sampler whose decision can be computed from the parent and the trace id.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KnownSampler {
@@ -127,19 +130,32 @@ struct Registered {
     provider: SdkTracerProvider,
     sampler: Option<KnownSampler>,
     preset_ids: bool,
+    queue: Option<SpanQueue>,
 }
 
 static REGISTERED: RwLock<Option<Registered>> = RwLock::new(None);
 
 /// Registers the pipeline adapters built from now on use: its provider, its sampler when it is a
-/// [`KnownSampler`], and whether it was built with [`PresetIdGenerator`].
+/// [`KnownSampler`], and whether it was built with [`PresetIdGenerator`]. Clears a queue
+/// registered before; call [`register_queue`] after it when the provider exports through one.
 pub fn register(provider: &SdkTracerProvider, sampler: Option<KnownSampler>, preset_ids: bool) {
     let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
     *r = Some(Registered {
         provider: provider.clone(),
         sampler,
         preset_ids,
+        queue: None,
     });
+}
+
+/// Registers the [`SpanQueue`] the registered provider exports through (it must be one of the
+/// provider's span processors). With a known sampler, adapters built from now on record sampled
+/// spans as [`RecordingSpan`]s straight into the queue instead of through the SDK's span.
+pub fn register_queue(queue: &SpanQueue) {
+    let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = r.as_mut() {
+        r.queue = Some(queue.clone());
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +170,8 @@ pub struct Tracer {
     inner: Inner,
     sampler: Option<KnownSampler>,
     preset_ids: bool,
+    queue: Option<SpanQueue>,
+    scope: &'static InstrumentationScope,
 }
 
 fn scope(component: &'static str) -> InstrumentationScope {
@@ -169,8 +187,11 @@ impl Tracer {
         match reg {
             Some(r) => Self {
                 inner: Inner::Sdk(r.provider.tracer_with_scope(scope(component))),
+                // own spans need the sampling decision taken here
+                queue: r.sampler.and(r.queue),
                 sampler: r.sampler,
                 preset_ids: r.preset_ids,
+                scope: scope_of(component),
             },
             None => Self::from_global(component),
         }
@@ -182,6 +203,8 @@ impl Tracer {
             inner: Inner::Global(Arc::new(global::tracer_with_scope(scope(component)))),
             sampler: None,
             preset_ids: false,
+            queue: None,
+            scope: scope_of(component),
         }
     }
 
@@ -196,7 +219,18 @@ impl Tracer {
             inner: Inner::Sdk(provider.tracer_with_scope(scope(component))),
             sampler,
             preset_ids: false,
+            queue: None,
+            scope: scope_of(component),
         }
+    }
+
+    /// Records this tracer's sampled spans into `queue` (which must export for the provider the
+    /// tracer came from) instead of through the SDK's span. Needs a known sampler.
+    pub fn with_queue(mut self, queue: &SpanQueue) -> Self {
+        if self.sampler.is_some() {
+            self.queue = Some(queue.clone());
+        }
+        self
     }
 
     /// True when a span under `parent` is known not to be sampled without looking at anything but
@@ -268,6 +302,29 @@ impl Tracer {
             }
             let (name, mut attrs) = head();
             more(&mut attrs);
+            if let Some(queue) = &self.queue {
+                let sc = SpanContext::new(
+                    trace_id,
+                    RandomIdGenerator::default().new_span_id(),
+                    TraceFlags::SAMPLED,
+                    false,
+                    parent_sc
+                        .map(|p| p.trace_state().clone())
+                        .unwrap_or_default(),
+                );
+                return SpanHandle::Recording(RecordingSpan::start(
+                    Start {
+                        span_context: sc,
+                        parent: parent_sc.map(|p| (p.span_id(), p.is_remote())),
+                        kind,
+                        name,
+                        attributes: attrs,
+                        links,
+                        scope: self.scope,
+                    },
+                    queue,
+                ));
+            }
             if let Some(tid) = root_tid {
                 NEXT_TRACE_ID.with(|c| c.set(Some(tid)));
             }
@@ -311,19 +368,20 @@ impl Tracer {
             b = b.with_links(links);
         }
         match &self.inner {
-            Inner::Sdk(t) => SpanHandle::Sdk(t.build_with_context(b, parent)),
+            Inner::Sdk(t) => SpanHandle::Sdk(Box::new(t.build_with_context(b, parent))),
             Inner::Global(t) => SpanHandle::Boxed(t.build_with_context(b, parent)),
         }
     }
 }
 
-/// A span opened by a [`Tracer`]: an SDK span, a span of another provider, or no span at all
-/// (not sampled; only its context is carried).
+/// A span opened by a [`Tracer`]: the adapters' own span, an SDK span, a span of another
+/// provider, or no span at all (not sampled; only its context is carried).
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // kept inline on purpose: boxing the SDK span costs an allocation per span
 pub enum SpanHandle {
-    /// A span of the registered SDK provider.
-    Sdk(opentelemetry_sdk::trace::Span),
+    /// A span recorded straight into the registered [`SpanQueue`].
+    Recording(RecordingSpan),
+    /// A span of the registered SDK provider (no queue registered).
+    Sdk(Box<opentelemetry_sdk::trace::Span>),
     /// A span of the global provider.
     Boxed(BoxedSpan),
     /// Not sampled: the context it would have had, nothing recorded.
@@ -350,6 +408,7 @@ impl Span for SpanHandle {
         T: Into<Cow<'static, str>>,
     {
         match self {
+            Self::Recording(s) => s.add_event_with_timestamp(name, timestamp, attributes),
             Self::Sdk(s) => s.add_event_with_timestamp(name, timestamp, attributes),
             Self::Boxed(s) => s.add_event_with_timestamp(name, timestamp, attributes),
             Self::Dropped(_) => {}
@@ -357,6 +416,7 @@ impl Span for SpanHandle {
     }
     fn span_context(&self) -> &SpanContext {
         match self {
+            Self::Recording(s) => s.span_context(),
             Self::Sdk(s) => s.span_context(),
             Self::Boxed(s) => s.span_context(),
             Self::Dropped(sc) => sc,
@@ -364,6 +424,7 @@ impl Span for SpanHandle {
     }
     fn is_recording(&self) -> bool {
         match self {
+            Self::Recording(s) => s.is_recording(),
             Self::Sdk(s) => s.is_recording(),
             Self::Boxed(s) => s.is_recording(),
             Self::Dropped(_) => false,
@@ -371,6 +432,7 @@ impl Span for SpanHandle {
     }
     fn set_attribute(&mut self, attribute: KeyValue) {
         match self {
+            Self::Recording(s) => s.set_attribute(attribute),
             Self::Sdk(s) => s.set_attribute(attribute),
             Self::Boxed(s) => s.set_attribute(attribute),
             Self::Dropped(_) => {}
@@ -378,6 +440,7 @@ impl Span for SpanHandle {
     }
     fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
         match self {
+            Self::Recording(s) => s.set_attributes(attributes),
             Self::Sdk(s) => s.set_attributes(attributes),
             Self::Boxed(s) => s.set_attributes(attributes),
             Self::Dropped(_) => {}
@@ -385,6 +448,7 @@ impl Span for SpanHandle {
     }
     fn set_status(&mut self, status: Status) {
         match self {
+            Self::Recording(s) => s.set_status(status),
             Self::Sdk(s) => s.set_status(status),
             Self::Boxed(s) => s.set_status(status),
             Self::Dropped(_) => {}
@@ -395,6 +459,7 @@ impl Span for SpanHandle {
         T: Into<Cow<'static, str>>,
     {
         match self {
+            Self::Recording(s) => s.update_name(new_name),
             Self::Sdk(s) => s.update_name(new_name),
             Self::Boxed(s) => s.update_name(new_name),
             Self::Dropped(_) => {}
@@ -402,6 +467,7 @@ impl Span for SpanHandle {
     }
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         match self {
+            Self::Recording(s) => s.add_link(span_context, attributes),
             Self::Sdk(s) => s.add_link(span_context, attributes),
             Self::Boxed(s) => s.add_link(span_context, attributes),
             Self::Dropped(_) => {}
@@ -409,6 +475,7 @@ impl Span for SpanHandle {
     }
     fn end_with_timestamp(&mut self, timestamp: std::time::SystemTime) {
         match self {
+            Self::Recording(s) => s.end_with_timestamp(timestamp),
             Self::Sdk(s) => s.end_with_timestamp(timestamp),
             Self::Boxed(s) => s.end_with_timestamp(timestamp),
             Self::Dropped(_) => {}
@@ -440,6 +507,8 @@ mod tests {
             inner: Inner::Global(Arc::new(global::tracer("t"))),
             sampler: Some(s),
             preset_ids: false,
+            queue: None,
+            scope: scope_of("t"),
         };
         let unsampled = Context::new().with_remote_span_context(sc(false));
         let sampled = Context::new().with_remote_span_context(sc(true));

@@ -8,9 +8,8 @@ use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::propagation::BaggagePropagator;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanLimits,
-};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanLimits};
+use trace_core::export::{QueueConfig, QueueStats, SpanQueue};
 use trace_core::propagation::{B3Encoding, B3Propagator, JaegerPropagator, W3CTraceContext};
 use trace_core::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
@@ -205,6 +204,7 @@ impl Builder {
         }
         let mut guard = Guard {
             provider: None,
+            queue: None,
             runtime: None,
             timeout: settings.shutdown_timeout,
         };
@@ -295,18 +295,22 @@ pub fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(parts)
 }
 
-fn batch_processor<E>(exporter: E, b: &BatchSettings) -> BatchSpanProcessor
+/// The span queue (trace-core's batch processor: the adapters' spans skip the SDK's span) for
+/// `exporter` with the `OTEL_BSP_*` settings and the span limits.
+fn batch_processor<E>(exporter: E, b: &BatchSettings, limits: SpanLimits) -> SpanQueue
 where
     E: opentelemetry_sdk::trace::SpanExporter + 'static,
 {
-    let config = BatchConfigBuilder::default()
-        .with_scheduled_delay(b.schedule_delay)
-        .with_max_queue_size(b.max_queue_size)
-        .with_max_export_batch_size(b.max_export_batch_size)
-        .build();
-    BatchSpanProcessor::builder(exporter)
-        .with_batch_config(config)
-        .build()
+    SpanQueue::new(
+        exporter,
+        QueueConfig {
+            max_queue_size: b.max_queue_size,
+            max_export_batch_size: b.max_export_batch_size,
+            scheduled_delay: b.schedule_delay,
+            limits,
+            ..QueueConfig::default()
+        },
+    )
 }
 
 /// One export may take at most the exporter timeout, and at most the batch export timeout
@@ -342,6 +346,7 @@ fn build_provider(
         trace_core::tracer::register(&provider, Some(sampler), true);
         return Ok(provider);
     }
+    let mut queue = None;
     match s.exporter {
         Exporter::None => {}
         Exporter::Console => {
@@ -351,7 +356,7 @@ fn build_provider(
             };
             let mut batch = s.batch;
             batch.schedule_delay = batch.schedule_delay.min(Duration::from_millis(200));
-            b = b.with_span_processor(batch_processor(exporter, &batch));
+            queue = Some(batch_processor(exporter, &batch, limits));
         }
         Exporter::Otlp => match s.protocol {
             Protocol::Grpc => {
@@ -387,7 +392,7 @@ fn build_provider(
                     eb.build().map_err(|e| InitError::Exporter(e.to_string()))?
                 };
                 guard.runtime = Some(rt);
-                b = b.with_span_processor(batch_processor(exporter, &s.batch));
+                queue = Some(batch_processor(exporter, &s.batch, limits));
             }
             Protocol::HttpProtobuf => {
                 let headers: HashMap<String, String> = s.headers.iter().cloned().collect();
@@ -401,12 +406,19 @@ fn build_provider(
                     eb = eb.with_compression(opentelemetry_otlp::Compression::Gzip);
                 }
                 let exporter = eb.build().map_err(|e| InitError::Exporter(e.to_string()))?;
-                b = b.with_span_processor(batch_processor(exporter, &s.batch));
+                queue = Some(batch_processor(exporter, &s.batch, limits));
             }
         },
     }
+    if let Some(q) = &queue {
+        b = b.with_span_processor(q.clone());
+    }
     let provider = b.build();
     trace_core::tracer::register(&provider, Some(sampler), true);
+    if let Some(q) = &queue {
+        trace_core::tracer::register_queue(q);
+    }
+    guard.queue = queue;
     Ok(provider)
 }
 
@@ -415,6 +427,7 @@ fn build_provider(
 #[must_use = "dropping the guard shuts the pipeline down"]
 pub struct Guard {
     provider: Option<SdkTracerProvider>,
+    queue: Option<SpanQueue>,
     runtime: Option<tokio::runtime::Runtime>,
     timeout: Duration,
 }
@@ -452,6 +465,13 @@ impl Guard {
             .with_location(false)
             .with_target(false)
             .with_filter(filter_fn(|meta| !is_exporter_internal(meta.target())))
+    }
+
+    /// What the export queue has queued, exported, dropped (queue full) and lost (failed
+    /// exports) so far; `None` when nothing is exported. Losses are also logged, at most once a
+    /// minute, as a warning with target `trace_core::export`.
+    pub fn stats(&self) -> Option<QueueStats> {
+        self.queue.as_ref().map(SpanQueue::stats)
     }
 
     /// Exports every finished span now.

@@ -47,11 +47,24 @@ fn refusing_then_recovering_collector() {
             receiver.requests() > 0,
             "{protocol:?}: exports were attempted"
         );
+        // the refused spans are counted as lost, not silently gone
+        guard.force_flush();
+        let lost = guard.stats().unwrap();
+        assert_eq!(lost.queued, 200, "{protocol:?}: {lost:?}");
+        assert_eq!(lost.failed, 200, "{protocol:?}: {lost:?}");
+        assert_eq!(lost.exported, 0, "{protocol:?}: {lost:?}");
         // it comes back
         receiver.set_mode(Mode::Accept);
         for i in 0..50 {
             tracer.in_span(format!("after {i}"), |_| ());
         }
+        guard.force_flush();
+        let after = guard.stats().unwrap();
+        assert_eq!(
+            (after.queued, after.exported, after.failed, after.dropped),
+            (250, 50, 200, 0),
+            "{protocol:?}"
+        );
         drop(guard);
         let spans = receiver.spans();
         let after = spans

@@ -1,0 +1,88 @@
+//! Runs N operations of one adapter, bare or traced, for `valgrind --tool=callgrind`: the
+//! instruction counts are the repeatable measure of what an adapter adds on the caller's thread.
+//!
+//! `valgrind --tool=callgrind --separate-threads=yes target/release/examples/adapter_profile <case> <bare|traced> 5000`
+//! with `<case>` one of `sqlite` (in-memory primary-key select), `redis` (GET on 127.0.0.1:6379,
+//! database 6) or `client` (loopback GET through reqwest-middleware to an axum server on the same
+//! thread).
+
+use redis::AsyncCommands;
+use sqlx::pool::PoolOptions;
+use sqlx::Executor;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    benches::install();
+    let mut args = std::env::args().skip(1);
+    let case = args.next().unwrap_or_else(|| "sqlite".into());
+    let traced = args.next().as_deref() != Some("bare");
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    match case.as_str() {
+        "sqlite" => {
+            let pool = PoolOptions::<sqlx::Sqlite>::new()
+                .max_connections(1)
+                .connect("sqlite::memory:")
+                .await
+                .unwrap();
+            pool.execute("CREATE TABLE bench_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)")
+                .await
+                .unwrap();
+            pool.execute("INSERT INTO bench_users VALUES (1, 'ada', 'ada@example.com')")
+                .await
+                .unwrap();
+            let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
+            const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = ?";
+            for _ in 0..n {
+                let row: (i64, String, String) = if traced {
+                    sqlx::query_as(Q)
+                        .bind(1)
+                        .fetch_one(&traced_pool)
+                        .await
+                        .unwrap()
+                } else {
+                    sqlx::query_as(Q).bind(1).fetch_one(&pool).await.unwrap()
+                };
+                std::hint::black_box(row);
+            }
+        }
+        "redis" => {
+            let client = redis::Client::open("redis://127.0.0.1:6379/6").unwrap();
+            let mut bare = client.get_multiplexed_async_connection().await.unwrap();
+            let _: () = bare.set("trace_bench:key", "value").await.unwrap();
+            let mut wrapped =
+                redis_trace::TracedConnection::new(bare.clone()).with_address_of(&client);
+            for _ in 0..n {
+                let v: Option<String> = if traced {
+                    wrapped.get("trace_bench:key").await.unwrap()
+                } else {
+                    bare.get("trace_bench:key").await.unwrap()
+                };
+                std::hint::black_box(v);
+            }
+        }
+        "client" => {
+            let app =
+                axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/users/42", l.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+            let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
+            if traced {
+                builder = builder.with(reqwest_trace::TracingMiddleware::new());
+            }
+            let client = builder.build();
+            for _ in 0..n {
+                let b = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                std::hint::black_box(b);
+            }
+        }
+        other => panic!("unknown case {other}"),
+    }
+}

@@ -1,0 +1,439 @@
+//! The span queue: finished spans wait here for one export thread, which batches them, turns them
+//! into the SDK's `SpanData` and hands them to the exporter.
+//!
+//! [`SpanQueue`] takes two kinds of span: the adapters' own [`RecordingSpan`]s (pushed as one
+//! pointer when they end; everything else happens on the export thread), and the SDK's spans
+//! (`tracing` spans through `tracing-opentelemetry`, spans of other libraries), as the provider's
+//! [`SpanProcessor`]. It behaves like the SDK's `BatchSpanProcessor` (same `OTEL_BSP_*` meaning:
+//! a bounded queue, a batch size, a schedule delay; a full queue drops and counts, it never blocks
+//! the caller) and adds delivery accounting: [`SpanQueue::stats`] counts what was queued, exported,
+//! dropped at a full queue and lost in failed exports, and a [`DeliveryReport`] goes to a reporter
+//! (by default one `tracing` warning) at most once per report interval, never once per span.
+//!
+//! ```
+//! use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+//! use trace_core::export::{QueueConfig, SpanQueue};
+//!
+//! let exporter = InMemorySpanExporter::default();
+//! let queue = SpanQueue::new(exporter.clone(), QueueConfig::default());
+//! let provider = SdkTracerProvider::builder().with_span_processor(queue.clone()).build();
+//! trace_core::tracer::register_queue(&queue);
+//! # let _ = provider.shutdown();
+//! ```
+//!
+//! [`RecordingSpan`]: crate::recording::RecordingSpan
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use opentelemetry::Context;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanLimits, SpanProcessor};
+use opentelemetry_sdk::Resource;
+
+use crate::recording::Recorded;
+
+/// The queue's settings (the `OTEL_BSP_*` variables and the span limits).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueConfig {
+    /// Spans that may wait for export; past this, new spans are dropped and counted.
+    pub max_queue_size: usize,
+    /// Spans per export call.
+    pub max_export_batch_size: usize,
+    /// Longest wait before a partial batch is exported.
+    pub scheduled_delay: Duration,
+    /// Limits applied to the adapters' spans (the SDK applies the provider's to its own).
+    pub limits: SpanLimits,
+    /// Shortest time between two delivery reports.
+    pub report_interval: Duration,
+}
+
+impl Default for QueueConfig {
+    /// The specification's defaults: queue 2048, batch 512, delay 5 s; reports at most every 60 s.
+    fn default() -> Self {
+        Self {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+            limits: SpanLimits::default(),
+            report_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters of a [`SpanQueue`] since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Spans accepted into the queue.
+    pub queued: u64,
+    /// Spans the exporter accepted.
+    pub exported: u64,
+    /// Spans dropped because the queue was full.
+    pub dropped: u64,
+    /// Spans in exports that failed (collector down, rejected, timed out).
+    pub failed: u64,
+}
+
+/// What was not delivered since the previous report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Spans dropped at a full queue in the period.
+    pub dropped: u64,
+    /// Spans lost in failed exports in the period.
+    pub failed: u64,
+    /// The last export error in the period, if any.
+    pub last_error: Option<String>,
+    /// The totals since the queue started.
+    pub totals: QueueStats,
+}
+
+impl fmt::Display for DeliveryReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} spans dropped (queue full) and {} spans lost in failed exports since the last report",
+            self.dropped, self.failed
+        )?;
+        if let Some(e) = &self.last_error {
+            write!(f, "; last export error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Receives delivery reports (at most one per report interval).
+pub type Reporter = Arc<dyn Fn(&DeliveryReport) + Send + Sync>;
+
+fn log_report(r: &DeliveryReport) {
+    tracing::warn!(
+        target: "trace_core::export",
+        dropped = r.dropped,
+        failed = r.failed,
+        total_dropped = r.totals.dropped,
+        total_failed = r.totals.failed,
+        "{r}"
+    );
+}
+
+/// A finished span waiting for export.
+pub(crate) enum Finished {
+    /// One of the adapters' spans.
+    Recorded(Box<Recorded>),
+    /// A span of the SDK.
+    Sdk(Box<SpanData>),
+}
+
+enum Control {
+    Wake,
+    Flush(SyncSender<OTelSdkResult>),
+    Shutdown(SyncSender<OTelSdkResult>),
+    Resource(Box<Resource>),
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> QueueStats {
+        QueueStats {
+            queued: self.queued.load(Ordering::Relaxed),
+            exported: self.exported.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Shared {
+    spans: SyncSender<Finished>,
+    control: SyncSender<Control>,
+    /// Spans in the channel, counted before they are sent.
+    pending: Arc<AtomicUsize>,
+    wake_sent: Arc<AtomicBool>,
+    batch_size: usize,
+    limits: SpanLimits,
+    counters: Arc<Counters>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    flush_timeout: Duration,
+}
+
+/// The span queue and its export thread. Cloning gives another handle to the same queue.
+#[derive(Clone)]
+pub struct SpanQueue {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for SpanQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanQueue")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl SpanQueue {
+    /// Starts the export thread for `exporter`; reports go to a `tracing` warning.
+    pub fn new<E: SpanExporter + 'static>(exporter: E, config: QueueConfig) -> Self {
+        Self::with_reporter(exporter, config, Arc::new(log_report))
+    }
+
+    /// Starts the export thread for `exporter`, sending delivery reports to `reporter`.
+    pub fn with_reporter<E: SpanExporter + 'static>(
+        exporter: E,
+        config: QueueConfig,
+        reporter: Reporter,
+    ) -> Self {
+        let max_queue = config.max_queue_size.max(1);
+        let batch_size = config.max_export_batch_size.clamp(1, max_queue);
+        let (spans, span_rx) = sync_channel(max_queue);
+        let (control, control_rx) = sync_channel(64);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let wake_sent = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let worker = Worker {
+            exporter,
+            spans: span_rx,
+            control: control_rx,
+            pending: pending.clone(),
+            wake_sent: wake_sent.clone(),
+            counters: counters.clone(),
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
+            delay: config.scheduled_delay,
+            reporter,
+            report_interval: config.report_interval,
+            reported: QueueStats::default(),
+            last_report: Instant::now(),
+            last_error: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("trace-export".into())
+            .spawn(move || worker.run())
+            .ok();
+        Self {
+            shared: Arc::new(Shared {
+                spans,
+                control,
+                pending,
+                wake_sent,
+                batch_size,
+                limits: config.limits,
+                counters,
+                thread: Mutex::new(thread),
+                flush_timeout: Duration::from_secs(5),
+            }),
+        }
+    }
+
+    /// The counters since the queue started.
+    pub fn stats(&self) -> QueueStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The span limits the adapters' spans are held to.
+    pub fn limits(&self) -> SpanLimits {
+        self.shared.limits
+    }
+
+    /// Queues a finished span; never blocks. A full queue drops it and counts the drop.
+    pub(crate) fn push(&self, span: Finished) {
+        let s = &self.shared;
+        let before = s.pending.fetch_add(1, Ordering::AcqRel);
+        match s.spans.try_send(span) {
+            Ok(()) => {
+                s.counters.queued.fetch_add(1, Ordering::Relaxed);
+                if before + 1 >= s.batch_size
+                    && !s.wake_sent.load(Ordering::Relaxed)
+                    && !s.wake_sent.swap(true, Ordering::Relaxed)
+                    && s.control.try_send(Control::Wake).is_err()
+                {
+                    s.wake_sent.store(false, Ordering::Relaxed);
+                }
+            }
+            Err(TrySendError::Full(_)) => {
+                s.pending.fetch_sub(1, Ordering::AcqRel);
+                s.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                // shut down: nothing more is exported
+                s.pending.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        make: fn(SyncSender<OTelSdkResult>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
+        let (tx, rx) = sync_channel(1);
+        match self.shared.control.try_send(make(tx)) {
+            Ok(()) => match rx.recv_timeout(timeout) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+                Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
+            },
+            Err(TrySendError::Full(_)) => Err(OTelSdkError::InternalFailure(
+                "the export thread's control queue is full".into(),
+            )),
+            Err(TrySendError::Disconnected(_)) => Err(OTelSdkError::AlreadyShutdown),
+        }
+    }
+}
+
+impl SpanProcessor for SpanQueue {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        self.push(Finished::Sdk(Box::new(span)));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.request(Control::Flush, self.shared.flush_timeout)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let r = self.request(Control::Shutdown, timeout);
+        if r.is_ok() {
+            if let Some(t) = self.shared.thread.lock().ok().and_then(|mut t| t.take()) {
+                let _ = t.join();
+            }
+        }
+        r
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        let _ = self
+            .shared
+            .control
+            .try_send(Control::Resource(Box::new(resource.clone())));
+    }
+}
+
+struct Worker<E> {
+    exporter: E,
+    spans: Receiver<Finished>,
+    control: Receiver<Control>,
+    pending: Arc<AtomicUsize>,
+    wake_sent: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    batch: Vec<SpanData>,
+    batch_size: usize,
+    delay: Duration,
+    reporter: Reporter,
+    report_interval: Duration,
+    reported: QueueStats,
+    last_report: Instant,
+    last_error: Option<String>,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn run(mut self) {
+        // Nothing the exporter does (HTTP clients, gRPC) may make spans of its own.
+        let _suppress = Context::enter_telemetry_suppressed_scope();
+        let mut last_export = Instant::now();
+        loop {
+            let wait = self
+                .delay
+                .checked_sub(last_export.elapsed())
+                .unwrap_or(Duration::ZERO);
+            match self.control.recv_timeout(wait) {
+                Ok(Control::Wake) => {
+                    self.wake_sent.store(false, Ordering::Relaxed);
+                    let _ = self.drain();
+                    last_export = Instant::now();
+                }
+                Ok(Control::Flush(reply)) => {
+                    let r = self.drain();
+                    last_export = Instant::now();
+                    let _ = reply.send(r);
+                }
+                Ok(Control::Shutdown(reply)) => {
+                    let r = self.drain();
+                    let _ = self.exporter.shutdown();
+                    self.report(true);
+                    let _ = reply.send(r);
+                    return;
+                }
+                Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.drain();
+                    last_export = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.drain();
+                    return;
+                }
+            }
+            self.report(false);
+        }
+    }
+
+    /// Exports every span queued when it is called, in batches.
+    fn drain(&mut self) -> OTelSdkResult {
+        let target = self.pending.load(Ordering::Acquire);
+        let mut taken = 0;
+        let mut result = Ok(());
+        while taken < target {
+            let limit = self.batch_size.min(target - taken);
+            while self.batch.len() < limit {
+                match self.spans.try_recv() {
+                    Ok(Finished::Recorded(r)) => self.batch.push(r.into_span_data()),
+                    Ok(Finished::Sdk(s)) => self.batch.push(*s),
+                    Err(_) => break,
+                }
+            }
+            let n = self.batch.len();
+            if n == 0 {
+                break;
+            }
+            taken += n;
+            self.pending.fetch_sub(n, Ordering::AcqRel);
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+            match futures_executor::block_on(self.exporter.export(batch)) {
+                Ok(()) => {
+                    self.counters
+                        .exported
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.counters.failed.fetch_add(n as u64, Ordering::Relaxed);
+                    self.last_error = Some(e.to_string());
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    /// Sends a report when spans were lost since the last one and the interval has passed (or
+    /// at shutdown).
+    fn report(&mut self, last: bool) {
+        if !last && self.last_report.elapsed() < self.report_interval {
+            return;
+        }
+        let now = self.counters.snapshot();
+        let dropped = now.dropped - self.reported.dropped;
+        let failed = now.failed - self.reported.failed;
+        if dropped == 0 && failed == 0 {
+            return;
+        }
+        (self.reporter)(&DeliveryReport {
+            dropped,
+            failed,
+            last_error: self.last_error.take(),
+            totals: now,
+        });
+        self.reported = now;
+        self.last_report = Instant::now();
+    }
+}

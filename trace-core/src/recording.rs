@@ -1,0 +1,246 @@
+//! The adapters' own span: one allocation, no lock, handed to the [`SpanQueue`] as one pointer
+//! when it ends.
+//!
+//! A [`RecordingSpan`] is what [`Tracer::start`](crate::tracer::Tracer::start) opens for a sampled
+//! span when a [`SpanQueue`] is registered. It holds what the SDK's span holds (name, kind, times,
+//! attributes, events, links, status) and implements the OpenTelemetry `Span` trait, so it sits in
+//! a `Context` like any span: children take it as parent, log events and errors land on it. What
+//! the SDK does on the caller's thread when a span ends (building `SpanData`, applying the
+//! instrumentation scope, moving the data through its channel) happens here on the export thread.
+//! Attribute, event and link counts are bounded by the queue's span limits as they are added.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+use crate::export::{Finished, SpanQueue};
+
+/// The instrumentation scope of a component, made once and kept for the process.
+pub(crate) fn scope_of(component: &'static str) -> &'static InstrumentationScope {
+    static SCOPES: Mutex<Option<HashMap<&'static str, &'static InstrumentationScope>>> =
+        Mutex::new(None);
+    let mut map = SCOPES.lock().unwrap_or_else(|e| e.into_inner());
+    map.get_or_insert_with(HashMap::new)
+        .entry(component)
+        .or_insert_with(|| {
+            Box::leak(Box::new(
+                InstrumentationScope::builder(component)
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            ))
+        })
+}
+
+/// A finished or open span's data.
+pub(crate) struct Recorded {
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    start: SystemTime,
+    end: SystemTime,
+    attributes: Vec<KeyValue>,
+    dropped_attributes: u32,
+    events: Vec<Event>,
+    dropped_events: u32,
+    links: Vec<Link>,
+    dropped_links: u32,
+    status: Status,
+    scope: &'static InstrumentationScope,
+    span_context: SpanContext,
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorded")
+            .field("name", &self.name)
+            .field("span_context", &self.span_context)
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorded {
+    /// The SDK's form of the span, for the exporter.
+    pub(crate) fn into_span_data(self) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events = self.events;
+        events.dropped_count = self.dropped_events;
+        let mut links = SpanLinks::default();
+        links.links = self.links;
+        links.dropped_count = self.dropped_links;
+        SpanData {
+            span_context: self.span_context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_is_remote,
+            span_kind: self.kind,
+            name: self.name,
+            start_time: self.start,
+            end_time: self.end,
+            attributes: self.attributes,
+            dropped_attributes_count: self.dropped_attributes,
+            events,
+            links,
+            status: self.status,
+            instrumentation_scope: self.scope.clone(),
+        }
+    }
+}
+
+/// What a span starts with.
+pub(crate) struct Start {
+    pub(crate) span_context: SpanContext,
+    pub(crate) parent: Option<(SpanId, bool)>,
+    pub(crate) kind: SpanKind,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) links: Vec<Link>,
+    pub(crate) scope: &'static InstrumentationScope,
+}
+
+/// A sampled span of the adapters. See the module documentation.
+#[derive(Debug)]
+pub struct RecordingSpan {
+    span_context: SpanContext,
+    data: Option<Box<Recorded>>,
+    queue: SpanQueue,
+}
+
+fn bound<T>(items: &mut Vec<T>, limit: u32) -> u32 {
+    let limit = limit as usize;
+    if items.len() > limit {
+        let dropped = items.len() - limit;
+        items.truncate(limit);
+        dropped as u32
+    } else {
+        0
+    }
+}
+
+impl RecordingSpan {
+    pub(crate) fn start(s: Start, queue: &SpanQueue) -> Self {
+        let limits = queue.limits();
+        let mut attributes = s.attributes;
+        let dropped_attributes = bound(&mut attributes, limits.max_attributes_per_span);
+        let mut links = s.links;
+        let dropped_links = bound(&mut links, limits.max_links_per_span);
+        for l in &mut links {
+            l.dropped_attributes_count += bound(&mut l.attributes, limits.max_attributes_per_link);
+        }
+        let (parent_span_id, parent_is_remote) = s.parent.unwrap_or((SpanId::INVALID, false));
+        let start = opentelemetry::time::now();
+        Self {
+            span_context: s.span_context.clone(),
+            data: Some(Box::new(Recorded {
+                parent_span_id,
+                parent_is_remote,
+                kind: s.kind,
+                name: s.name,
+                start,
+                end: start,
+                attributes,
+                dropped_attributes,
+                events: Vec::new(),
+                dropped_events: 0,
+                links,
+                dropped_links,
+                status: Status::Unset,
+                scope: s.scope,
+                span_context: s.span_context,
+            })),
+            queue: queue.clone(),
+        }
+    }
+}
+
+impl opentelemetry::trace::Span for RecordingSpan {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        mut attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        let limits = self.queue.limits();
+        if let Some(d) = &mut self.data {
+            if d.events.len() < limits.max_events_per_span as usize {
+                let dropped = bound(&mut attributes, limits.max_attributes_per_event);
+                d.events
+                    .push(Event::new(name, timestamp, attributes, dropped));
+            } else {
+                d.dropped_events += 1;
+            }
+        }
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+
+    fn is_recording(&self) -> bool {
+        self.data.is_some()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        let limit = self.queue.limits().max_attributes_per_span as usize;
+        if let Some(d) = &mut self.data {
+            if d.attributes.len() < limit {
+                d.attributes.push(attribute);
+            } else {
+                d.dropped_attributes += 1;
+            }
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        if let Some(d) = &mut self.data {
+            // Ok > Error > Unset, as in the SDK
+            if status > d.status {
+                d.status = status;
+            }
+        }
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        if let Some(d) = &mut self.data {
+            d.name = new_name.into();
+        }
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, mut attributes: Vec<KeyValue>) {
+        let limits = self.queue.limits();
+        if let Some(d) = &mut self.data {
+            if d.links.len() < limits.max_links_per_span as usize {
+                let dropped = bound(&mut attributes, limits.max_attributes_per_link);
+                d.links.push(Link::new(span_context, attributes, dropped));
+            } else {
+                d.dropped_links += 1;
+            }
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        if let Some(mut d) = self.data.take() {
+            d.end = timestamp;
+            self.queue.push(Finished::Recorded(d));
+        }
+    }
+}
+
+impl Drop for RecordingSpan {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.data.take() {
+            d.end = opentelemetry::time::now();
+            self.queue.push(Finished::Recorded(d));
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The span queue on its own: what it exports, what it drops and counts, how it reports losses,
+//! and that a hung exporter never holds a caller. Each test uses its own provider and queue.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::{
+    Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SpanData, SpanExporter, SpanLimits, SpanProcessor,
+};
+use trace_core::export::{DeliveryReport, QueueConfig, SpanQueue};
+use trace_core::tracer::{KnownSampler, RootSampler, SpanHandle, Tracer};
+
+fn sampler() -> KnownSampler {
+    KnownSampler::ParentBased(RootSampler::AlwaysOn)
+}
+
+fn pipeline<E: SpanExporter + 'static>(
+    exporter: E,
+    config: QueueConfig,
+    reports: Option<Arc<Mutex<Vec<DeliveryReport>>>>,
+) -> (SdkTracerProvider, SpanQueue, Tracer) {
+    let queue = match reports {
+        Some(r) => SpanQueue::with_reporter(
+            exporter,
+            config,
+            Arc::new(move |rep: &DeliveryReport| r.lock().unwrap().push(rep.clone())),
+        ),
+        None => SpanQueue::new(exporter, config),
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(queue.clone())
+        .with_sampler(sampler().to_sdk())
+        .build();
+    let tracer = Tracer::from_provider("queue-test", &provider, Some(sampler())).with_queue(&queue);
+    (provider, queue, tracer)
+}
+
+fn open(tracer: &Tracer, name: &'static str, parent: &Context) -> SpanHandle {
+    tracer.start(
+        SpanKind::Client,
+        parent,
+        Vec::new(),
+        || (name.into(), vec![KeyValue::new("db.system.name", "redis")]),
+        |a| a.push(KeyValue::new("server.port", 6379i64)),
+    )
+}
+
+#[test]
+fn own_spans_and_sdk_spans_arrive_with_parents_attributes_events_and_status() {
+    let exporter = InMemorySpanExporter::default();
+    let (provider, queue, tracer) = pipeline(exporter.clone(), QueueConfig::default(), None);
+
+    let mut parent = open(&tracer, "parent", &Context::new());
+    assert!(
+        matches!(parent, SpanHandle::Recording(_)),
+        "sampled spans are the queue's own"
+    );
+    let parent_sc = parent.span_context().clone();
+    let cx = Context::new().with_remote_span_context(parent_sc.clone());
+    // an SDK span (as tracing-opentelemetry makes) under it
+    let sdk = provider.tracer("sdk");
+    let mut child = sdk.start_with_context("sdk child", &cx);
+    child.end();
+    parent.add_event("cache miss", vec![KeyValue::new("k", 1i64)]);
+    parent.set_status(Status::error("boom"));
+    parent.set_status(Status::Unset); // Error is not downgraded
+    parent.update_name("renamed");
+    parent.end();
+    queue.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let p = spans.iter().find(|s| s.name == "renamed").unwrap();
+    let c = spans.iter().find(|s| s.name == "sdk child").unwrap();
+    assert_eq!(c.parent_span_id, p.span_context.span_id());
+    assert_eq!(c.span_context.trace_id(), p.span_context.trace_id());
+    assert_eq!(p.span_kind, SpanKind::Client);
+    assert!(p.span_context.is_sampled());
+    assert_eq!(
+        p.attributes,
+        vec![
+            KeyValue::new("db.system.name", "redis"),
+            KeyValue::new("server.port", 6379i64)
+        ]
+    );
+    assert_eq!(p.events.events[0].name, "cache miss");
+    assert_eq!(p.status, Status::error("boom"));
+    assert_eq!(p.instrumentation_scope.name(), "queue-test");
+    assert!(p.end_time >= p.start_time);
+    let stats = queue.stats();
+    assert_eq!((stats.queued, stats.exported, stats.dropped), (2, 2, 0));
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn a_dropped_span_handle_still_ends_and_is_exported_once() {
+    let exporter = InMemorySpanExporter::default();
+    let (provider, queue, tracer) = pipeline(exporter.clone(), QueueConfig::default(), None);
+    {
+        let mut s = open(&tracer, "dropped", &Context::new());
+        s.end();
+        s.end(); // a second end does nothing
+    }
+    drop(open(&tracer, "never ended", &Context::new()));
+    queue.force_flush().unwrap();
+    let names: Vec<_> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, vec!["dropped", "never ended"]);
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn span_limits_bound_attributes_events_and_links_and_count_the_rest() {
+    let exporter = InMemorySpanExporter::default();
+    let limits = SpanLimits {
+        max_attributes_per_span: 3,
+        max_events_per_span: 1,
+        max_links_per_span: 1,
+        max_attributes_per_event: 1,
+        ..SpanLimits::default()
+    };
+    let (provider, queue, tracer) = pipeline(
+        exporter.clone(),
+        QueueConfig {
+            limits,
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    let mut s = open(&tracer, "limited", &Context::new());
+    for i in 0..5i64 {
+        s.set_attribute(KeyValue::new(format!("a{i}"), i));
+    }
+    s.add_event(
+        "e1",
+        vec![KeyValue::new("x", 1i64), KeyValue::new("y", 2i64)],
+    );
+    s.add_event("e2", vec![]);
+    let other = open(&tracer, "other", &Context::new());
+    s.add_link(other.span_context().clone(), vec![]);
+    s.add_link(other.span_context().clone(), vec![]);
+    s.end();
+    drop(other);
+    queue.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let l = spans.iter().find(|s| s.name == "limited").unwrap();
+    assert_eq!(l.attributes.len(), 3);
+    assert_eq!(l.dropped_attributes_count, 4); // 2 from start + 5 set, 3 kept
+    assert_eq!(l.events.events.len(), 1);
+    assert_eq!(l.events.dropped_count, 1);
+    assert_eq!(l.events.events[0].dropped_attributes_count, 1);
+    assert_eq!(l.links.links.len(), 1);
+    assert_eq!(l.links.dropped_count, 1);
+    provider.shutdown().unwrap();
+}
+
+/// An exporter that blocks until released, then fails or succeeds.
+#[derive(Debug, Clone)]
+struct Gate {
+    open: Arc<AtomicBool>,
+    fail: bool,
+}
+
+impl SpanExporter for Gate {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        while !self.open.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if self.fail {
+            Err(OTelSdkError::InternalFailure("collector said no".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_without_blocking_and_reports_once_per_interval() {
+    let open_gate = Arc::new(AtomicBool::new(false));
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let (provider, queue, tracer) = pipeline(
+        Gate {
+            open: open_gate.clone(),
+            fail: true,
+        },
+        QueueConfig {
+            max_queue_size: 16,
+            max_export_batch_size: 4,
+            scheduled_delay: Duration::from_millis(10),
+            report_interval: Duration::from_millis(300),
+            ..QueueConfig::default()
+        },
+        Some(reports.clone()),
+    );
+    // the export thread is stuck in the exporter: spans pile up, then overflow
+    let started = Instant::now();
+    for _ in 0..1000 {
+        open(&tracer, "s", &Context::new()).end();
+    }
+    // 1000 span ends with a hung exporter: nothing waited on it (generous bound for a slow VM)
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let stats = queue.stats();
+    assert!(stats.dropped >= 1000 - 16 - 4, "{stats:?}");
+    assert_eq!(stats.queued + stats.dropped, 1000, "{stats:?}");
+
+    open_gate.store(true, Ordering::Relaxed);
+    // failed exports are counted; reports come at most once per interval
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue.stats().failed < queue.stats().queued && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    for _ in 0..10 {
+        open(&tracer, "more", &Context::new()).end();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let r = reports.lock().unwrap().clone();
+    assert!(!r.is_empty(), "losses are reported");
+    assert!(r.len() <= 2, "at most one report per interval: {r:#?}");
+    assert_eq!(
+        r[0].last_error.as_deref(),
+        Some("Operation failed: collector said no")
+    );
+    let reported: u64 = r.iter().map(|x| x.dropped).sum();
+    assert!(reported >= 1000 - 20, "{r:#?}");
+    let _ = provider.shutdown_with_timeout(Duration::from_secs(2));
+}
+
+#[test]
+fn shutdown_with_a_hung_exporter_returns_within_its_timeout() {
+    let (provider, _queue, tracer) = pipeline(
+        Gate {
+            open: Arc::new(AtomicBool::new(false)),
+            fail: false,
+        },
+        QueueConfig {
+            scheduled_delay: Duration::from_millis(10),
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    open(&tracer, "s", &Context::new()).end();
+    std::thread::sleep(Duration::from_millis(50)); // the thread is now stuck exporting
+    let t = Instant::now();
+    let r = provider.shutdown_with_timeout(Duration::from_millis(300));
+    assert!(r.is_err(), "a shutdown that could not finish says so");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[test]
+fn spans_ended_after_shutdown_are_ignored() {
+    let exporter = InMemorySpanExporter::default();
+    let (provider, queue, tracer) = pipeline(exporter.clone(), QueueConfig::default(), None);
+    open(&tracer, "before", &Context::new()).end();
+    queue.force_flush().unwrap();
+    assert_eq!(exporter.get_finished_spans().unwrap().len(), 1);
+    provider.shutdown().unwrap();
+    open(&tracer, "after", &Context::new()).end();
+    assert!(queue.force_flush().is_err());
+    let stats = queue.stats();
+    assert_eq!((stats.queued, stats.exported, stats.dropped), (1, 1, 0));
+}
