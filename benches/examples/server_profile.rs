@@ -3,6 +3,8 @@
 //!
 //! `cargo build --release -p benches --example server_profile`
 //! `valgrind --tool=callgrind target/release/examples/server_profile sampled 20000`
+//! Variants: bare, bare-tp (with a `traceparent`), bare-layer, bare-layer-tp (a pass-through
+//! layer), sampled, unsampled (`traceparent` flag 00), otel-axum.
 
 use axum::body::Body;
 use axum::routing::get;
@@ -25,6 +27,13 @@ async fn main() {
         "bare" => (base, None),
         "bare-tp" => (
             base,
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        ),
+        // a layer that does nothing: what `Router::layer` itself costs per request (axum wraps
+        // and clones each route's service), the baseline any tower layer starts from
+        "bare-layer" => (base.layer(tower::util::MapRequestLayer::new(|r| r)), None),
+        "bare-layer-tp" => (
+            base.layer(tower::util::MapRequestLayer::new(|r| r)),
             Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
         ),
         "sampled" => (base.layer(tower_trace::TraceLayer::new()), None),

@@ -54,13 +54,25 @@ where
         self: Pin<&mut Self>,
         task: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let polled = {
+        let mut this = self.project();
+        // A body that knows its exact length is a buffer: polling it runs no user code, so the
+        // span's context is entered only for streaming bodies (SSE, streams), whose code may log
+        // or open spans.
+        let enter = this.cx.is_some() && this.inner.size_hint().exact().is_none();
+        let polled = if enter {
             let _guard = this.cx.as_ref().map(|cx| cx.clone().attach());
-            this.inner.poll_frame(task)
+            this.inner.as_mut().poll_frame(task)
+        } else {
+            this.inner.as_mut().poll_frame(task)
         };
         match &polled {
             Poll::Ready(None) => {
+                if let Some(cx) = this.cx.take() {
+                    cx.span().end();
+                }
+            }
+            // the last frame is out: the span ends now, not at the poll that reports the end
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => {
                 if let Some(cx) = this.cx.take() {
                     cx.span().end();
                 }

@@ -290,6 +290,10 @@ async fn span_lasts_until_the_streamed_body_ends() {
                                 return None;
                             }
                             tokio::time::sleep(Duration::from_millis(50)).await;
+                            if i == 1 {
+                                // code in a streaming body runs in the request's context
+                                tracing::info!("streamed a chunk");
+                            }
                             if i == 2 {
                                 *marker.lock().unwrap() = Some(SystemTime::now());
                             }
@@ -329,6 +333,11 @@ async fn span_lasts_until_the_streamed_body_ends() {
     assert!(
         s.end_time >= last,
         "span ended before the last chunk was produced"
+    );
+    assert!(
+        s.events.iter().any(|e| e.name == "streamed a chunk"),
+        "a log line in the streaming body lands on the server span: {:?}",
+        s.events
     );
 
     // An error in the body is recorded on the span (the client sees a broken response).

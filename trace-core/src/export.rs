@@ -119,12 +119,15 @@ fn log_report(r: &DeliveryReport) {
     );
 }
 
-/// A finished span waiting for export.
+/// A finished span waiting for export, held by value in the channel: the memory a span was built
+/// in is freed on the thread that built it (where the allocator reuses it for the next span),
+/// not on the export thread.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Finished {
     /// One of the adapters' spans.
-    Recorded(Box<Recorded>),
+    Recorded(Recorded),
     /// A span of the SDK.
-    Sdk(Box<SpanData>),
+    Sdk(SpanData),
 }
 
 enum Control {
@@ -294,7 +297,7 @@ impl SpanProcessor for SpanQueue {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        self.push(Finished::Sdk(Box::new(span)));
+        self.push(Finished::Sdk(span));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -388,7 +391,7 @@ impl<E: SpanExporter> Worker<E> {
             while self.batch.len() < limit {
                 match self.spans.try_recv() {
                     Ok(Finished::Recorded(r)) => self.batch.push(r.into_span_data()),
-                    Ok(Finished::Sdk(s)) => self.batch.push(*s),
+                    Ok(Finished::Sdk(s)) => self.batch.push(s),
                     Err(_) => break,
                 }
             }

@@ -126,11 +126,9 @@ pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
         }
         return (s, None);
     }
-    match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => match p.parse() {
-            Ok(port) => (h, Some(port)),
-            Err(_) => (h, None),
-        },
+    let b = s.as_bytes();
+    match b.iter().rposition(|&c| c == b':') {
+        Some(i) if !b[..i].contains(&b':') => (&s[..i], s[i + 1..].parse().ok()),
         _ => (s, None),
     }
 }

@@ -238,15 +238,15 @@ impl HttpServerSchema {
         if !span.is_recording() {
             return;
         }
-        let mut a = Vec::with_capacity(2);
-        a.push(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
-        self.response_headers.capture_into(headers, &mut a);
+        span.set_attribute(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
+        if !self.response_headers.is_empty() {
+            let mut a = Vec::new();
+            self.response_headers.capture_into(headers, &mut a);
+            span.set_attributes(a);
+        }
         if status.is_server_error() {
-            a.push(ERROR_TYPE.kv(StringValue::from(status.as_str().to_owned())));
-            span.set_attributes(a);
+            span.set_attribute(ERROR_TYPE.kv(StringValue::from(status.as_str().to_owned())));
             span.set_status(Status::error(""));
-        } else {
-            span.set_attributes(a);
         }
     }
 }

@@ -231,7 +231,7 @@ impl opentelemetry::trace::Span for RecordingSpan {
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         if let Some(mut d) = self.data.take() {
             d.end = timestamp;
-            self.queue.push(Finished::Recorded(d));
+            self.queue.push(Finished::Recorded(*d));
         }
     }
 }
@@ -240,7 +240,7 @@ impl Drop for RecordingSpan {
     fn drop(&mut self) {
         if let Some(mut d) = self.data.take() {
             d.end = opentelemetry::time::now();
-            self.queue.push(Finished::Recorded(d));
+            self.queue.push(Finished::Recorded(*d));
         }
     }
 }

@@ -52,6 +52,13 @@ pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct UrlRedaction {
     params: Arc<[Box<str>]>,
+    /// Bit `n` is set when a parameter name is `n` bytes long (63: 63 or more): most query keys
+    /// are told apart by their length alone.
+    lengths: u64,
+}
+
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 impl Default for UrlRedaction {
@@ -67,9 +74,9 @@ impl UrlRedaction {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self {
-            params: params.into_iter().map(|s| Box::from(s.as_ref())).collect(),
-        }
+        let params: Arc<[Box<str>]> = params.into_iter().map(|s| Box::from(s.as_ref())).collect();
+        let lengths = params.iter().fold(0, |m, p| m | length_bit(p.len()));
+        Self { params, lengths }
     }
 
     /// Adds names to the current list of sensitive query parameters.
@@ -92,6 +99,10 @@ impl UrlRedaction {
     }
 
     fn is_sensitive(&self, raw_key: &str) -> bool {
+        let plain = !raw_key.bytes().any(|b| matches!(b, b'%' | b'+' | b'?'));
+        if plain && self.lengths & length_bit(raw_key.len()) == 0 {
+            return false;
+        }
         // `a?sig=x`: a stray `?` inside the query does not hide the parameter after it
         let raw_key = raw_key.rsplit('?').next().unwrap_or(raw_key);
         if self.params.iter().any(|p| **p == *raw_key) {
