@@ -1,0 +1,55 @@
+//! Trace-header extraction. Arbitrary `traceparent`, `tracestate` and `baggage` values (and
+//! duplicates): never a panic. A context that comes out valid re-injects to a `traceparent` that
+//! parses to the same ids, and its `tracestate` is within the W3C limits.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use http::{HeaderMap, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::BaggagePropagator;
+use trace_core::propagation::{
+    format_traceparent, parse_traceparent, parse_tracestate, HeaderExtractor, W3CTraceContext,
+};
+
+#[derive(Debug, Arbitrary)]
+struct Input<'a> {
+    traceparent: Vec<&'a [u8]>,
+    tracestate: Vec<&'a [u8]>,
+    baggage: Vec<&'a [u8]>,
+}
+
+fuzz_target!(|input: Input<'_>| {
+    let mut map = HeaderMap::new();
+    for (name, values) in [
+        ("traceparent", &input.traceparent),
+        ("tracestate", &input.tracestate),
+        ("baggage", &input.baggage),
+    ] {
+        for v in values.iter().take(8) {
+            if let Ok(v) = HeaderValue::from_bytes(v) {
+                map.append(name, v);
+            }
+        }
+        if let Some(v) = values.first() {
+            let _ = parse_traceparent(&String::from_utf8_lossy(v));
+            let _ = parse_tracestate(&String::from_utf8_lossy(v));
+        }
+    }
+    let cx = W3CTraceContext::new().extract(&HeaderExtractor::new(&map));
+    let _ = BaggagePropagator::new().extract(&HeaderExtractor::new(&map));
+    let span = cx.span();
+    let sc = span.span_context();
+    if sc.is_valid() {
+        let tp = format_traceparent(sc);
+        let (t, s, f) = parse_traceparent(&tp).expect("re-injected traceparent parses");
+        assert_eq!((t, s, f), (sc.trace_id(), sc.span_id(), sc.trace_flags()));
+        let ts = sc.trace_state().header();
+        assert!(
+            ts.split(',').filter(|m| !m.is_empty()).count() <= 32,
+            "{ts}"
+        );
+        assert!(ts.len() <= 512, "{} bytes", ts.len());
+    }
+});
