@@ -229,15 +229,8 @@ async fn blocking_connection_is_traced_too() {
     cleanup(&p).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_goes_away_gives_error_spans_and_the_adapter_recovers_when_it_returns() {
-    install();
-    // A Redis of our own on a free port, stopped under the connection.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut server = std::process::Command::new("redis-server")
+fn spawn_redis(port: u16) -> std::process::Child {
+    std::process::Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -250,37 +243,136 @@ async fn a_server_that_goes_away_gives_error_spans_and_the_adapter_recovers_when
         ])
         .stdout(std::process::Stdio::null())
         .spawn()
-        .expect("redis-server");
+        .expect("redis-server")
+}
+
+type Outcomes = std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Result<(), String>)>>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Instant;
+    let pipeline = install();
+    // A Redis of our own on a free port, stopped under the connections and started again.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = spawn_redis(port);
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(200)))
+        .set_response_timeout(Some(Duration::from_millis(500)));
     let mut manager = None;
     for _ in 0..100 {
-        if let Ok(m) = redis::aio::ConnectionManager::new(client.clone()).await {
+        if let Ok(m) =
+            redis::aio::ConnectionManager::new_with_config(client.clone(), config.clone()).await
+        {
             manager = Some(m);
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut con =
+    let con =
         TracedConnection::new(manager.expect("our redis-server came up")).with_address_of(&client);
-    let _: () = con.set("k", "v").await.unwrap();
+    let outcomes: Outcomes = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // four concurrent SET/GET loops, all in one trace
+    let load = {
+        let (outcomes, stop) = (outcomes.clone(), stop.clone());
+        Operation::new("load").run(async move {
+            let worker = |n: u32| {
+                let (mut con, outcomes, stop) = (con.clone(), outcomes.clone(), stop.clone());
+                async move {
+                    let key = format!("k{n}");
+                    while !stop.load(Ordering::Relaxed) {
+                        let r: redis::RedisResult<()> = con.set(&key, n).await;
+                        let failed = r.is_err();
+                        outcomes
+                            .lock()
+                            .unwrap()
+                            .push((Instant::now(), r.map_err(|e| e.to_string())));
+                        if failed {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            };
+            futures_util::future::join_all((0..4).map(worker)).await;
+            Context::current().span().span_context().trace_id()
+        })
+    };
+    let load = tokio::spawn(load);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped_at = Instant::now();
     server.kill().unwrap();
     server.wait().unwrap();
-    let trace = traced(1, || async {
-        let err = con.get::<_, Option<String>>("k").await.unwrap_err();
-        assert!(
-            err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped(),
-            "{err:?}"
-        );
-    })
-    .await;
-    let s = trace.span("GET");
-    assert!(matches!(s.status, Status::Error { .. }));
-    let et = s.str_attr("error.type");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut server = spawn_redis(port);
+    let restarted_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let trace_id = load.await.unwrap();
+    server.kill().unwrap();
+    let _ = server.wait();
+
+    let outcomes = outcomes.lock().unwrap().clone();
+    let before = outcomes.iter().filter(|(t, _)| *t < stopped_at);
     assert!(
-        ["io", "connection_refused", "redis_error"].contains(&et),
-        "{et}"
+        before.clone().count() > 10 && before.clone().all(|(_, r)| r.is_ok()),
+        "commands ran before the stop"
     );
-    assert_eq!(s.int_attr("server.port"), i64::from(port));
+    let errors: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err())
+        .collect();
+    assert!(!errors.is_empty(), "the stop was seen by the application");
+    eprintln!(
+        "{} commands, {} failed while the server was down; first error: {}",
+        outcomes.len(),
+        errors.len(),
+        errors[0]
+    );
+    let after: Vec<_> = outcomes
+        .iter()
+        .filter(|(t, _)| *t > restarted_at + Duration::from_millis(1000))
+        .collect();
+    assert!(
+        after.len() > 10 && after.iter().all(|(_, r)| r.is_ok()),
+        "the connection recovered once the server was back: {:?}",
+        after
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+
+    // one span per command, the failed ones as errors with the message the caller got
+    let n = outcomes.len();
+    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(trace_id, n + 1))
+        .await
+        .unwrap();
+    let commands = named(&trace, "SET");
+    assert_eq!(commands.len(), n);
+    let failed: Vec<_> = commands
+        .iter()
+        .filter(|s| matches!(s.status, Status::Error { .. }))
+        .collect();
+    assert_eq!(failed.len(), errors.len());
+    for s in &failed {
+        let Status::Error { description } = &s.status else {
+            unreachable!()
+        };
+        assert!(
+            errors.iter().any(|e| **e == *description),
+            "the span says what the caller got: {description}"
+        );
+        assert!(!s.str_attr("error.type").is_empty());
+        assert_eq!(s.int_attr("server.port"), i64::from(port));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
