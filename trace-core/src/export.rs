@@ -85,6 +85,9 @@ pub struct DeliveryReport {
     pub dropped: u64,
     /// Spans lost in failed exports in the period.
     pub failed: u64,
+    /// Spans still queued when the pipeline shut down without finishing (exit with the
+    /// collector unreachable): lost with the process. Zero in periodic reports.
+    pub unsent: u64,
     /// The last export error in the period, if any.
     pub last_error: Option<String>,
     /// The totals since the queue started.
@@ -98,6 +101,9 @@ impl fmt::Display for DeliveryReport {
             "{} spans dropped (queue full) and {} spans lost in failed exports since the last report",
             self.dropped, self.failed
         )?;
+        if self.unsent > 0 {
+            write!(f, "; {} spans still queued at shutdown", self.unsent)?;
+        }
         if let Some(e) = &self.last_error {
             write!(f, "; last export error: {e}")?;
         }
@@ -113,6 +119,7 @@ fn log_report(r: &DeliveryReport) {
         target: "trace_core::export",
         dropped = r.dropped,
         failed = r.failed,
+        unsent = r.unsent,
         total_dropped = r.totals.dropped,
         total_failed = r.totals.failed,
         "{r}"
@@ -156,6 +163,57 @@ impl Counters {
     }
 }
 
+/// Delivery reporting, shared by the export thread (periodic reports) and the caller of a
+/// shutdown (the last report, also when the export thread could not finish in time).
+struct Reporting {
+    reporter: Reporter,
+    interval: Duration,
+    counters: Arc<Counters>,
+    state: Mutex<ReportState>,
+}
+
+struct ReportState {
+    reported: QueueStats,
+    last: Instant,
+    last_error: Option<String>,
+}
+
+impl Reporting {
+    fn note_error(&self, e: String) {
+        if let Ok(mut st) = self.state.lock() {
+            st.last_error = Some(e);
+        }
+    }
+
+    /// Reports what was lost since the last report, when the interval has passed (always when
+    /// `last`).
+    fn report(&self, last: bool, unsent: u64) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if !last && st.last.elapsed() < self.interval {
+            return;
+        }
+        let now = self.counters.snapshot();
+        let dropped = now.dropped - st.reported.dropped;
+        let failed = now.failed - st.reported.failed;
+        if dropped == 0 && failed == 0 && unsent == 0 {
+            return;
+        }
+        let report = DeliveryReport {
+            dropped,
+            failed,
+            unsent,
+            last_error: st.last_error.take(),
+            totals: now,
+        };
+        st.reported = now;
+        st.last = Instant::now();
+        drop(st);
+        (self.reporter)(&report);
+    }
+}
+
 struct Shared {
     spans: SyncSender<Finished>,
     control: SyncSender<Control>,
@@ -165,6 +223,7 @@ struct Shared {
     batch_size: usize,
     limits: SpanLimits,
     counters: Arc<Counters>,
+    reporting: Arc<Reporting>,
     thread: Mutex<Option<JoinHandle<()>>>,
     flush_timeout: Duration,
 }
@@ -202,6 +261,16 @@ impl SpanQueue {
         let pending = Arc::new(AtomicUsize::new(0));
         let wake_sent = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
+        let reporting = Arc::new(Reporting {
+            reporter,
+            interval: config.report_interval,
+            counters: counters.clone(),
+            state: Mutex::new(ReportState {
+                reported: QueueStats::default(),
+                last: Instant::now(),
+                last_error: None,
+            }),
+        });
         let worker = Worker {
             exporter,
             spans: span_rx,
@@ -212,11 +281,7 @@ impl SpanQueue {
             batch: Vec::with_capacity(batch_size),
             batch_size,
             delay: config.scheduled_delay,
-            reporter,
-            report_interval: config.report_interval,
-            reported: QueueStats::default(),
-            last_report: Instant::now(),
-            last_error: None,
+            reporting: reporting.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("trace-export".into())
@@ -231,6 +296,7 @@ impl SpanQueue {
                 batch_size,
                 limits: config.limits,
                 counters,
+                reporting,
                 thread: Mutex::new(thread),
                 flush_timeout: Duration::from_secs(5),
             }),
@@ -311,6 +377,15 @@ impl SpanProcessor for SpanQueue {
                 let _ = t.join();
             }
         }
+        // The last report, here as well: when the export thread could not finish in time (the
+        // collector unreachable), the process may exit before it reports, and what is still
+        // queued is lost with it.
+        let unsent = if r.is_ok() {
+            0
+        } else {
+            self.shared.pending.load(Ordering::Acquire) as u64
+        };
+        self.shared.reporting.report(true, unsent);
         r
     }
 
@@ -332,11 +407,7 @@ struct Worker<E> {
     batch: Vec<SpanData>,
     batch_size: usize,
     delay: Duration,
-    reporter: Reporter,
-    report_interval: Duration,
-    reported: QueueStats,
-    last_report: Instant,
-    last_error: Option<String>,
+    reporting: Arc<Reporting>,
 }
 
 impl<E: SpanExporter> Worker<E> {
@@ -363,7 +434,7 @@ impl<E: SpanExporter> Worker<E> {
                 Ok(Control::Shutdown(reply)) => {
                     let r = self.drain();
                     let _ = self.exporter.shutdown();
-                    self.report(true);
+                    self.reporting.report(true, 0);
                     let _ = reply.send(r);
                     return;
                 }
@@ -377,7 +448,7 @@ impl<E: SpanExporter> Worker<E> {
                     return;
                 }
             }
-            self.report(false);
+            self.reporting.report(false, 0);
         }
     }
 
@@ -410,33 +481,11 @@ impl<E: SpanExporter> Worker<E> {
                 }
                 Err(e) => {
                     self.counters.failed.fetch_add(n as u64, Ordering::Relaxed);
-                    self.last_error = Some(e.to_string());
+                    self.reporting.note_error(e.to_string());
                     result = Err(e);
                 }
             }
         }
         result
-    }
-
-    /// Sends a report when spans were lost since the last one and the interval has passed (or
-    /// at shutdown).
-    fn report(&mut self, last: bool) {
-        if !last && self.last_report.elapsed() < self.report_interval {
-            return;
-        }
-        let now = self.counters.snapshot();
-        let dropped = now.dropped - self.reported.dropped;
-        let failed = now.failed - self.reported.failed;
-        if dropped == 0 && failed == 0 {
-            return;
-        }
-        (self.reporter)(&DeliveryReport {
-            dropped,
-            failed,
-            last_error: self.last_error.take(),
-            totals: now,
-        });
-        self.reported = now;
-        self.last_report = Instant::now();
     }
 }

@@ -237,7 +237,8 @@ fn a_full_queue_drops_and_counts_without_blocking_and_reports_once_per_interval(
 }
 
 #[test]
-fn shutdown_with_a_hung_exporter_returns_within_its_timeout() {
+fn shutdown_with_a_hung_exporter_returns_within_its_timeout_and_reports_what_is_left() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
     let (provider, _queue, tracer) = pipeline(
         Gate {
             open: Arc::new(AtomicBool::new(false)),
@@ -247,14 +248,23 @@ fn shutdown_with_a_hung_exporter_returns_within_its_timeout() {
             scheduled_delay: Duration::from_millis(10),
             ..QueueConfig::default()
         },
-        None,
+        Some(reports.clone()),
     );
     open(&tracer, "s", &Context::new()).end();
     std::thread::sleep(Duration::from_millis(50)); // the thread is now stuck exporting
+    for _ in 0..5 {
+        open(&tracer, "waiting", &Context::new()).end();
+    }
     let t = Instant::now();
     let r = provider.shutdown_with_timeout(Duration::from_millis(300));
     assert!(r.is_err(), "a shutdown that could not finish says so");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let r = reports.lock().unwrap().clone();
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert_eq!(r[0].unsent, 5, "{r:#?}");
+    assert!(r[0]
+        .to_string()
+        .contains("5 spans still queued at shutdown"));
 }
 
 #[test]
