@@ -39,7 +39,7 @@ async fn start_demo(endpoint: &str, log_to: std::process::Stdio) -> Demo {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
         .env("PORT", port.to_string())
         .env("REDIS_URL", "redis://127.0.0.1:6379/9")
         .env("DATABASE_URL", "sqlite::memory:")
@@ -59,6 +59,8 @@ async fn start_demo(endpoint: &str, log_to: std::process::Stdio) -> Demo {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the demo did not come up");
 }
 
