@@ -55,7 +55,19 @@ pub fn install() -> &'static Pipeline {
                     BatchSpanProcessor::builder(Discard(exported.clone())).build(),
                 );
             } else {
-                let q = SpanQueue::new(Discard(exported.clone()), QueueConfig::default());
+                // BENCH_MAX_QUEUE: a larger queue, for runs under valgrind (which starves the
+                // export thread, so the default queue overflows and drops)
+                let max_queue_size = std::env::var("BENCH_MAX_QUEUE")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(2048);
+                let q = SpanQueue::new(
+                    Discard(exported.clone()),
+                    QueueConfig {
+                        max_queue_size,
+                        ..QueueConfig::default()
+                    },
+                );
                 builder = builder.with_span_processor(q.clone());
                 queue = Some(q);
             }

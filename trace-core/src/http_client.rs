@@ -10,11 +10,11 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, Method, StatusCode, Version};
 use opentelemetry::trace::{Span, SpanKind, Status};
-use opentelemetry::{Context, KeyValue, StringValue};
+use opentelemetry::{Context, StringValue};
 
 use crate::attributes::*;
-use crate::http_common::{normalize_method, protocol_version};
-use crate::intern::HOSTS;
+use crate::http_common::{name_for, normalize_method, protocol_version, scheme_value};
+use crate::intern::{route_value, HOSTS};
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 use crate::tracer::{SpanHandle, Tracer};
@@ -95,10 +95,7 @@ impl HttpClientSchema {
     ) -> SpanHandle {
         let method = normalize_method(req.method);
         let head = || {
-            let name: Cow<'static, str> = match req.template {
-                Some(t) => Cow::Owned(format!("{} {}", method.name_part(), t)),
-                None => Cow::Owned(method.name_part().to_owned()),
-            };
+            let name = name_for(&method, req.template);
             let mut attrs = Vec::with_capacity(16);
             attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
             attrs.push(SERVER_ADDRESS.kv(HOSTS.value(&truncate(req.host))));
@@ -112,9 +109,9 @@ impl HttpClientSchema {
                 a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
             }
             a.push(URL_FULL.kv(truncate(&self.url_redaction.redact_url(req.url)).into_owned()));
-            a.push(URL_SCHEME.kv(StringValue::from(req.scheme.to_owned())));
+            a.push(URL_SCHEME.kv(scheme_value(req.scheme)));
             if let Some(t) = req.template {
-                a.push(URL_TEMPLATE.kv(t.to_owned()));
+                a.push(URL_TEMPLATE.kv(route_value(t)));
             }
             if req.resend_count > 0 {
                 a.push(HTTP_REQUEST_RESEND_COUNT.kv(i64::from(req.resend_count)));
@@ -136,18 +133,18 @@ impl HttpClientSchema {
         if !span.is_recording() {
             return;
         }
-        let mut a: Vec<KeyValue> = Vec::with_capacity(3);
-        a.push(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
+        span.set_attribute(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
         if let Some(v) = protocol_version(version) {
-            a.push(NETWORK_PROTOCOL_VERSION.kv(v));
+            span.set_attribute(NETWORK_PROTOCOL_VERSION.kv(v));
         }
-        self.response_headers.capture_into(headers, &mut a);
+        if !self.response_headers.is_empty() {
+            let mut a = Vec::new();
+            self.response_headers.capture_into(headers, &mut a);
+            span.set_attributes(a);
+        }
         if status.is_client_error() || status.is_server_error() {
-            a.push(ERROR_TYPE.kv(StringValue::from(status.as_str().to_owned())));
-            span.set_attributes(a);
+            span.set_attribute(ERROR_TYPE.kv(StringValue::from(status.as_str().to_owned())));
             span.set_status(Status::error(""));
-        } else {
-            span.set_attributes(a);
         }
     }
 

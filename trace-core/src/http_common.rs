@@ -1,10 +1,13 @@
 //! Pieces shared by the HTTP server and client span families: method normalisation, protocol
-//! version, host parsing.
+//! version, host parsing, span names.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use http::{Method, Version};
 use opentelemetry::StringValue;
+
+use crate::intern::route_name;
 
 /// The methods recorded as themselves; anything else is `_OTHER` (RFC 9110 plus PATCH).
 pub const DEFAULT_KNOWN_METHODS: &[&str] = &[
@@ -139,6 +142,37 @@ pub fn default_port(scheme: &str) -> Option<u16> {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),
         _ => None,
+    }
+}
+
+/// The span name `{method} {route}` (interned), `{method}` without a route, `HTTP …` for an
+/// unknown method: static or interned for the usual cases, so naming a span allocates nothing.
+pub fn name_for(m: &MethodInfo, route: Option<&str>) -> Cow<'static, str> {
+    match route {
+        Some(r) => match route_name(m.name_part(), r) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!("{} {}", m.name_part(), r)),
+        },
+        None if m.is_other() => Cow::Borrowed("HTTP"),
+        None => match m.normalized.as_str() {
+            "GET" => Cow::Borrowed("GET"),
+            "POST" => Cow::Borrowed("POST"),
+            "PUT" => Cow::Borrowed("PUT"),
+            "DELETE" => Cow::Borrowed("DELETE"),
+            "PATCH" => Cow::Borrowed("PATCH"),
+            "HEAD" => Cow::Borrowed("HEAD"),
+            "OPTIONS" => Cow::Borrowed("OPTIONS"),
+            other => Cow::Owned(other.to_owned()),
+        },
+    }
+}
+
+/// `url.scheme` as a value (static for `http` and `https`).
+pub fn scheme_value(s: &str) -> StringValue {
+    match s {
+        "http" => StringValue::from("http"),
+        "https" => StringValue::from("https"),
+        other => StringValue::from(other.to_owned()),
     }
 }
 

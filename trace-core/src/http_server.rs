@@ -16,9 +16,9 @@ use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
 use crate::http_common::{
-    default_port, normalize_method, protocol_version, split_host_port, MethodInfo,
+    default_port, name_for, normalize_method, protocol_version, scheme_value, split_host_port,
 };
-use crate::intern::{host_value, ip_value, route_name, route_value};
+use crate::intern::{host_value, ip_value, route_value};
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 use crate::tracer::{SpanHandle, Tracer};
@@ -77,34 +77,6 @@ pub fn span_name(method: &Method, route: Option<&str>) -> Cow<'static, str> {
     name_for(&normalize_method(method), route)
 }
 
-fn name_for(m: &MethodInfo, route: Option<&str>) -> Cow<'static, str> {
-    match route {
-        Some(r) => match route_name(m.name_part(), r) {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(format!("{} {}", m.name_part(), r)),
-        },
-        None if m.is_other() => Cow::Borrowed("HTTP"),
-        None => match m.normalized.as_str() {
-            "GET" => Cow::Borrowed("GET"),
-            "POST" => Cow::Borrowed("POST"),
-            "PUT" => Cow::Borrowed("PUT"),
-            "DELETE" => Cow::Borrowed("DELETE"),
-            "PATCH" => Cow::Borrowed("PATCH"),
-            "HEAD" => Cow::Borrowed("HEAD"),
-            "OPTIONS" => Cow::Borrowed("OPTIONS"),
-            other => Cow::Owned(other.to_owned()),
-        },
-    }
-}
-
-fn static_scheme(s: &str) -> StringValue {
-    match s {
-        "http" => StringValue::from("http"),
-        "https" => StringValue::from("https"),
-        other => StringValue::from(other.to_owned()),
-    }
-}
-
 fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -160,7 +132,7 @@ impl HttpServerSchema {
         let head = || {
             let mut attrs = Vec::with_capacity(20);
             attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
-            attrs.push(URL_SCHEME.kv(static_scheme(scheme)));
+            attrs.push(URL_SCHEME.kv(scheme_value(scheme)));
             if let Some(r) = req.route {
                 attrs.push(HTTP_ROUTE.kv(route_value(r)));
             }

@@ -117,10 +117,9 @@ impl UrlRedaction {
 
     /// Redacts the values of sensitive parameters in a query string (without the leading `?`).
     pub fn redact_query<'a>(&self, query: &'a str) -> Cow<'a, str> {
-        let needs = query.split('&').any(|pair| {
-            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-            pair.contains('=') && self.is_sensitive(key)
-        });
+        let needs = query
+            .split('&')
+            .any(|pair| find_byte(pair, b'=').is_some_and(|eq| self.is_sensitive(&pair[..eq])));
         if !needs {
             return Cow::Borrowed(query);
         }
@@ -145,11 +144,15 @@ impl UrlRedaction {
     /// `REDACTED`. Text that is not a URL is handled the same way as far as it can be parsed.
     pub fn redact_url<'a>(&self, url: &'a str) -> Cow<'a, str> {
         let (before_query, query, fragment) = split_url(url);
-        let authority_start = before_query.find("://").map_or(0, |i| i + 3);
+        let authority_start = before_query
+            .as_bytes()
+            .windows(3)
+            .position(|w| w == b"://")
+            .map_or(0, |i| i + 3);
         let rest = &before_query[authority_start..];
-        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority_end = find_byte(rest, b'/').unwrap_or(rest.len());
         let authority = &rest[..authority_end];
-        let userinfo_end = authority.rfind('@');
+        let userinfo_end = authority.as_bytes().iter().rposition(|&b| b == b'@');
         let redacted_query = query.map(|q| self.redact_query(q));
         let query_changed = matches!(redacted_query, Some(Cow::Owned(_)));
         if userinfo_end.is_none() && !query_changed {
@@ -177,13 +180,19 @@ impl UrlRedaction {
     }
 }
 
+/// The first `b` in `s` (a plain byte loop: cheaper than the `str` pattern machinery on the short
+/// strings URLs are). `b` is ASCII, so the index is a character boundary.
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&c| c == b)
+}
+
 fn split_url(url: &str) -> (&str, Option<&str>, Option<&str>) {
-    let (main, fragment) = match url.split_once('#') {
-        Some((m, f)) => (m, Some(f)),
+    let (main, fragment) = match find_byte(url, b'#') {
+        Some(i) => (&url[..i], Some(&url[i + 1..])),
         None => (url, None),
     };
-    match main.split_once('?') {
-        Some((b, q)) => (b, Some(q), fragment),
+    match find_byte(main, b'?') {
+        Some(i) => (&main[..i], Some(&main[i + 1..]), fragment),
         None => (main, None, fragment),
     }
 }
