@@ -3,8 +3,8 @@
 //!
 //! `valgrind --tool=callgrind --separate-threads=yes target/release/examples/adapter_profile <case> <bare|traced> 5000`
 //! with `<case>` one of `sqlite` (in-memory primary-key select), `redis` (GET on 127.0.0.1:6379,
-//! database 6) or `client` (loopback GET through reqwest-middleware to an axum server on the same
-//! thread).
+//! database 6), `client` (loopback GET through reqwest-middleware to an axum server on the same
+//! thread) or `sanitize` (the SQL sanitiser alone on a short statement).
 
 use redis::AsyncCommands;
 use sqlx::pool::PoolOptions;
@@ -81,6 +81,17 @@ async fn main() {
                     .await
                     .unwrap();
                 std::hint::black_box(b);
+            }
+        }
+        "sanitize" => {
+            // the sanitiser alone, on the short statement of the criterion benchmark
+            const SHORT: &str = "SELECT u.id, u.name FROM users u WHERE u.email = 'someone@example.com' AND u.age > 42 -- lookup";
+            for _ in 0..n {
+                std::hint::black_box(trace_core::sql::sanitize(
+                    std::hint::black_box(SHORT),
+                    trace_core::sql::Dialect::Postgres,
+                    1 << 20,
+                ));
             }
         }
         other => panic!("unknown case {other}"),

@@ -124,31 +124,73 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
         .map(|p| p + from)
 }
 
+/// The lexer. Text that stays as written (identifiers, keywords, operators, placeholders, quoted
+/// identifiers, single spaces) is copied in runs: `run` is where the current run starts, and a run
+/// is copied only when something replaces or drops text (a literal, a comment, other whitespace).
 fn sanitize_owned(sql: &str, dialect: Dialect) -> String {
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
+    let mut run = 0;
     let mut i = 0;
-    // Start of the current run of bytes copied verbatim.
+    // Copies the run up to `end` (a character boundary: runs start and end at ASCII bytes or the
+    // ends of skipped sections).
+    macro_rules! flush {
+        ($end:expr) => {{
+            let end = $end;
+            if end > run {
+                out.push_str(&sql[run..end]);
+            }
+        }};
+    }
+    // Replaces `b[start..end]` with `?`.
+    macro_rules! literal {
+        ($start:expr, $end:expr) => {{
+            flush!($start);
+            out.push('?');
+            i = $end;
+            run = i;
+        }};
+    }
     while i < b.len() {
         let c = b[i];
         match c {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0c => {
-                push_space(&mut out);
-                i += 1;
+                // the last byte of the output so far
+                let last = if i > run {
+                    Some(b[i - 1])
+                } else {
+                    out.as_bytes().last().copied()
+                };
+                let wanted = last.is_some_and(|l| l != b' ');
+                if c == b' ' && wanted {
+                    i += 1; // a single space stays in the run
+                } else {
+                    flush!(i);
+                    if wanted {
+                        out.push(' ');
+                    }
+                    i += 1;
+                    run = i;
+                }
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
+                flush!(i);
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
                 push_space(&mut out);
+                run = i;
             }
             b'#' if dialect == Dialect::MySql => {
+                flush!(i);
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
                 push_space(&mut out);
+                run = i;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
+                flush!(i);
                 let mut depth = 1;
                 i += 2;
                 while i < b.len() && depth > 0 {
@@ -166,102 +208,68 @@ fn sanitize_owned(sql: &str, dialect: Dialect) -> String {
                     }
                 }
                 push_space(&mut out);
+                run = i.min(b.len());
+                i = run;
             }
-            b'\'' => {
-                i = skip_quoted(b, i, b'\'', dialect == Dialect::MySql);
-                out.push('?');
-            }
-            b'"' if dialect == Dialect::MySql => {
-                i = skip_quoted(b, i, b'"', true);
-                out.push('?');
-            }
-            b'"' => {
-                let end = skip_quoted(b, i, b'"', false);
-                out.push_str(&sql[i..end]);
-                i = end;
-            }
-            b'`' => {
-                let end = skip_quoted(b, i, b'`', false);
-                out.push_str(&sql[i..end]);
-                i = end;
-            }
+            b'\'' => literal!(i, skip_quoted(b, i, b'\'', dialect == Dialect::MySql)),
+            b'"' if dialect == Dialect::MySql => literal!(i, skip_quoted(b, i, b'"', true)),
+            // quoted identifiers stay as written
+            b'"' => i = skip_quoted(b, i, b'"', false),
+            b'`' => i = skip_quoted(b, i, b'`', false),
             b'$' => match dollar_tag(b, i) {
                 Some(len) => {
                     let tag = &b[i..i + len];
-                    i = find(b, i + len, tag).map_or(b.len(), |e| e + len);
-                    out.push('?');
+                    let end = find(b, i + len, tag).map_or(b.len(), |e| e + len);
+                    literal!(i, end)
                 }
                 None => {
                     // $1 placeholder
-                    out.push('$');
                     i += 1;
                     while i < b.len() && b[i].is_ascii_digit() {
-                        out.push(b[i] as char);
                         i += 1;
                     }
                 }
             },
-            b'0'..=b'9' => {
-                i = skip_number(b, i);
-                out.push('?');
-            }
+            b'0'..=b'9' => literal!(i, skip_number(b, i)),
             b'.' if b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
-                i = skip_number(b, i);
-                out.push('?');
+                literal!(i, skip_number(b, i))
             }
             c if is_ident_start(c) => {
                 let start = i;
                 while i < b.len() && is_ident(b[i]) {
                     i += 1;
                 }
-                let word = &sql[start..i];
+                let word = &b[start..i];
                 let next = b.get(i).copied();
                 // Prefixed strings: E'..', N'..', X'..', B'..', U&'..'
                 if next == Some(b'\'')
                     && word.len() == 1
-                    && matches!(word.as_bytes()[0] | 0x20, b'e' | b'n' | b'x' | b'b')
+                    && matches!(word[0] | 0x20, b'e' | b'n' | b'x' | b'b')
                 {
-                    let backslash = dialect == Dialect::MySql || word.as_bytes()[0] | 0x20 == b'e';
-                    i = skip_quoted(b, i, b'\'', backslash);
-                    out.push('?');
+                    let backslash = dialect == Dialect::MySql || word[0] | 0x20 == b'e';
+                    literal!(start, skip_quoted(b, i, b'\'', backslash))
                 } else if next == Some(b'&')
-                    && word.eq_ignore_ascii_case("u")
+                    && word.len() == 1
+                    && word[0] | 0x20 == b'u'
                     && b.get(i + 1) == Some(&b'\'')
                 {
-                    i = skip_quoted(b, i + 1, b'\'', false);
-                    out.push('?');
-                } else if (word.len() == 4 && word.eq_ignore_ascii_case("true"))
-                    || (word.len() == 5 && word.eq_ignore_ascii_case("false"))
+                    literal!(start, skip_quoted(b, i + 1, b'\'', false))
+                } else if (word.len() == 4 && word.eq_ignore_ascii_case(b"true"))
+                    || (word.len() == 5 && word.eq_ignore_ascii_case(b"false"))
                 {
-                    out.push('?');
-                } else {
-                    out.push_str(word);
+                    literal!(start, i)
                 }
+                // else: the word stays in the run
             }
-            _ => {
-                // Any other byte (operators, punctuation, placeholders, non-ASCII continuation).
-                let ch_len = utf8_len(c);
-                let end = (i + ch_len).min(b.len());
-                if let Some(s) = sql.get(i..end) {
-                    out.push_str(s);
-                }
-                i = end.max(i + 1);
-            }
+            // operators, punctuation, placeholders: ASCII bytes that stay as written
+            _ => i += 1,
         }
     }
+    flush!(b.len());
     while out.ends_with(' ') {
         out.pop();
     }
     out
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
-    }
 }
 
 fn skip_number(b: &[u8], mut i: usize) -> usize {
