@@ -3,7 +3,6 @@
 //! through the shared batch pipeline. reqwest-tracing 0.7 has no feature for OpenTelemetry 0.33,
 //! so it cannot join this run.
 
-use axum::routing::get;
 use criterion::{criterion_group, criterion_main, Criterion};
 use reqwest_middleware::ClientBuilder;
 
@@ -13,14 +12,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let addr = rt.block_on(async {
-        let app = axum::Router::new().route("/users/{id}", get(|| async { "user" }));
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-        addr
-    });
-    let url = format!("http://{addr}/users/42");
+    let url = rt.block_on(benches::users_server());
     let bare = reqwest::Client::new();
     let empty = ClientBuilder::new(reqwest::Client::new()).build();
     let traced = ClientBuilder::new(reqwest::Client::new())

@@ -134,11 +134,7 @@ async fn main() {
             )
         }
         "client" => {
-            let app =
-                axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}/users/42", l.local_addr().unwrap());
-            tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+            let url = benches::users_server().await;
             let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
             let traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
                 .with(reqwest_trace::TracingMiddleware::new())

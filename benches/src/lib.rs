@@ -123,3 +123,15 @@ pub fn ten_attributes() -> opentelemetry::Context {
         .collect();
     trace_core::context_attributes::merge(&opentelemetry::Context::new(), attrs)
 }
+
+/// Serves `GET /users/{id}` (a constant body) on a free loopback port from the current tokio
+/// runtime and returns the URL of `/users/42`: the far end of the client benchmarks.
+pub async fn users_server() -> String {
+    let app = axum::Router::new().route("/users/{id}", axum::routing::get(|| async { "user" }));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}/users/42", l.local_addr().expect("bound"));
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}

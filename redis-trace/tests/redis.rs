@@ -246,8 +246,6 @@ fn spawn_redis(port: u16) -> std::process::Child {
         .expect("redis-server")
 }
 
-type Outcomes = std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Result<(), String>)>>>;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers() {
     use std::sync::atomic::AtomicBool;
@@ -276,7 +274,7 @@ async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers()
     }
     let con =
         TracedConnection::new(manager.expect("our redis-server came up")).with_address_of(&client);
-    let outcomes: Outcomes = Arc::default();
+    let outcomes: Arc<std::sync::Mutex<test_support::Outcomes>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
 
     // four concurrent SET/GET loops, all in one trace
@@ -320,59 +318,11 @@ async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers()
     let _ = server.wait();
 
     let outcomes = outcomes.lock().unwrap().clone();
-    let before = outcomes.iter().filter(|(t, _)| *t < stopped_at);
-    assert!(
-        before.clone().count() > 10 && before.clone().all(|(_, r)| r.is_ok()),
-        "commands ran before the stop"
-    );
-    let errors: Vec<&String> = outcomes
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().err())
-        .collect();
-    assert!(!errors.is_empty(), "the stop was seen by the application");
-    eprintln!(
-        "{} commands, {} failed while the server was down; first error: {}",
-        outcomes.len(),
-        errors.len(),
-        errors[0]
-    );
-    let after: Vec<_> = outcomes
-        .iter()
-        .filter(|(t, _)| *t > restarted_at + Duration::from_millis(1000))
-        .collect();
-    assert!(
-        after.len() > 10 && after.iter().all(|(_, r)| r.is_ok()),
-        "the connection recovered once the server was back: {:?}",
-        after
-            .iter()
-            .filter(|(_, r)| r.is_err())
-            .take(3)
-            .collect::<Vec<_>>()
-    );
-
-    // one span per command, the failed ones as errors with the message the caller got
     let n = outcomes.len();
     let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(trace_id, n + 1))
         .await
         .unwrap();
-    let commands = named(&trace, "SET");
-    assert_eq!(commands.len(), n);
-    let failed: Vec<_> = commands
-        .iter()
-        .filter(|s| matches!(s.status, Status::Error { .. }))
-        .collect();
-    assert_eq!(failed.len(), errors.len());
-    for s in &failed {
-        let Status::Error { description } = &s.status else {
-            unreachable!()
-        };
-        assert!(
-            errors.iter().any(|e| **e == *description),
-            "the span says what the caller got: {description}"
-        );
-        assert!(!s.str_attr("error.type").is_empty());
-        assert_eq!(s.int_attr("server.port"), i64::from(port));
-    }
+    test_support::check_outage(&outcomes, stopped_at, restarted_at, &trace, "SET", port);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -426,3 +426,69 @@ pub async fn serve_and_get(
         .expect("an x-trace-id header");
     (tid, res.text().await.expect("a body"))
 }
+
+/// What each operation of a load run returned, with when it finished.
+pub type Outcomes = Vec<(std::time::Instant, Result<(), String>)>;
+
+/// The checks of a "server restarted under load" test: operations succeeded before `stopped_at`;
+/// some failed while the server was down; every one from a second after `restarted_at` succeeded;
+/// the trace holds one span named `span_name` per operation (plus the root), the failed ones with
+/// status Error whose message is the error the caller got, an `error.type`, and `server.port`.
+pub fn check_outage(
+    outcomes: &Outcomes,
+    stopped_at: std::time::Instant,
+    restarted_at: std::time::Instant,
+    trace: &trace_core::testing::Trace,
+    span_name: &str,
+    port: u16,
+) {
+    use opentelemetry::trace::Status;
+    use trace_core::testing::SpanDataExt;
+    let before: Vec<_> = outcomes.iter().filter(|(t, _)| *t < stopped_at).collect();
+    assert!(
+        before.len() > 10 && before.iter().all(|(_, r)| r.is_ok()),
+        "operations ran before the stop"
+    );
+    let errors: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err())
+        .collect();
+    assert!(!errors.is_empty(), "the stop was seen by the application");
+    eprintln!(
+        "{} operations, {} failed while the server was down; first error: {}",
+        outcomes.len(),
+        errors.len(),
+        errors[0]
+    );
+    let after: Vec<_> = outcomes
+        .iter()
+        .filter(|(t, _)| *t > restarted_at + std::time::Duration::from_millis(1000))
+        .collect();
+    assert!(
+        after.len() > 10 && after.iter().all(|(_, r)| r.is_ok()),
+        "the client recovered once the server was back: {:?}",
+        after
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+    let ops: Vec<_> = trace.spans.iter().filter(|s| s.name == span_name).collect();
+    assert_eq!(ops.len(), outcomes.len(), "one span per operation");
+    let failed: Vec<_> = ops
+        .iter()
+        .filter(|s| matches!(s.status, Status::Error { .. }))
+        .collect();
+    assert_eq!(failed.len(), errors.len());
+    for s in &failed {
+        let Status::Error { description } = &s.status else {
+            unreachable!()
+        };
+        assert!(
+            errors.iter().any(|e| **e == *description),
+            "the span says what the caller got: {description}"
+        );
+        assert!(!s.str_attr("error.type").is_empty());
+        assert_eq!(s.int_attr("server.port"), i64::from(port));
+    }
+}
