@@ -151,6 +151,36 @@ pub fn register(provider: &SdkTracerProvider, sampler: Option<KnownSampler>, pre
 /// Registers the [`SpanQueue`] the registered provider exports through (it must be one of the
 /// provider's span processors). With a known sampler, adapters built from now on record sampled
 /// spans as [`RecordingSpan`]s straight into the queue instead of through the SDK's span.
+/// `trace-init` does this; a hand-built pipeline does it like this:
+///
+/// ```
+/// use opentelemetry::trace::{SpanKind, Span as _};
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use trace_core::export::{QueueConfig, SpanQueue};
+/// use trace_core::tracer::{self, KnownSampler, RootSampler, SpanHandle, Tracer};
+///
+/// let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+/// let exporter = InMemorySpanExporter::default();
+/// let queue = SpanQueue::new(exporter.clone(), QueueConfig::default());
+/// let provider = SdkTracerProvider::builder()
+///     .with_span_processor(queue.clone())
+///     .with_sampler(sampler.to_sdk())
+///     .build();
+/// tracer::register(&provider, Some(sampler), false);
+/// tracer::register_queue(&queue);
+///
+/// let mut span = Tracer::new("my-adapter").start(
+///     SpanKind::Client,
+///     &opentelemetry::Context::new(),
+///     Vec::new(),
+///     || ("GET".into(), Vec::new()),
+///     |_| {},
+/// );
+/// assert!(matches!(span, SpanHandle::Recording(_)));
+/// span.end();
+/// provider.force_flush().unwrap();
+/// assert_eq!(exporter.get_finished_spans().unwrap()[0].name, "GET");
+/// ```
 pub fn register_queue(queue: &SpanQueue) {
     let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
     if let Some(r) = r.as_mut() {
