@@ -12,7 +12,8 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
 use opentelemetry::trace::{
@@ -134,6 +135,8 @@ struct Registered {
 }
 
 static REGISTERED: RwLock<Option<Registered>> = RwLock::new(None);
+/// Set once a pipeline has been registered: tracers built before then look it up again.
+static EVER_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// Registers the pipeline adapters built from now on use: its provider, its sampler when it is a
 /// [`KnownSampler`], and whether it was built with [`PresetIdGenerator`]. Clears a queue
@@ -146,6 +149,7 @@ pub fn register(provider: &SdkTracerProvider, sampler: Option<KnownSampler>, pre
         preset_ids,
         queue: None,
     });
+    EVER_REGISTERED.store(true, Ordering::Release);
 }
 
 /// Registers the [`SpanQueue`] the registered provider exports through (it must be one of the
@@ -202,6 +206,15 @@ pub struct Tracer {
     preset_ids: bool,
     queue: Option<SpanQueue>,
     scope: &'static InstrumentationScope,
+    /// For a tracer built by [`Tracer::new`] before any pipeline was registered: the tracer of
+    /// the pipeline registered later, looked up at its first span after the registration.
+    late: Option<Arc<Late>>,
+}
+
+#[derive(Debug)]
+struct Late {
+    component: &'static str,
+    resolved: OnceLock<Tracer>,
 }
 
 fn scope(component: &'static str) -> InstrumentationScope {
@@ -212,6 +225,8 @@ fn scope(component: &'static str) -> InstrumentationScope {
 
 impl Tracer {
     /// The tracer for `component`: from the registered pipeline, else from the global provider.
+    /// A tracer built before the pipeline is registered (an adapter made before `trace_init::init`)
+    /// switches to the pipeline at its first span after the registration.
     pub fn new(component: &'static str) -> Self {
         let reg = REGISTERED.read().unwrap_or_else(|e| e.into_inner()).clone();
         match reg {
@@ -222,8 +237,26 @@ impl Tracer {
                 sampler: r.sampler,
                 preset_ids: r.preset_ids,
                 scope: scope_of(component),
+                late: None,
             },
-            None => Self::from_global(component),
+            None => Self {
+                late: Some(Arc::new(Late {
+                    component,
+                    resolved: OnceLock::new(),
+                })),
+                ..Self::from_global(component)
+            },
+        }
+    }
+
+    /// The tracer to use now: this one, or the registered pipeline's when this one was built
+    /// before the registration.
+    fn current(&self) -> &Tracer {
+        match &self.late {
+            Some(late) if EVER_REGISTERED.load(Ordering::Acquire) => {
+                late.resolved.get_or_init(|| Tracer::new(late.component))
+            }
+            _ => self,
         }
     }
 
@@ -235,6 +268,7 @@ impl Tracer {
             preset_ids: false,
             queue: None,
             scope: scope_of(component),
+            late: None,
         }
     }
 
@@ -251,6 +285,7 @@ impl Tracer {
             preset_ids: false,
             queue: None,
             scope: scope_of(component),
+            late: None,
         }
     }
 
@@ -267,6 +302,10 @@ impl Tracer {
     /// the parent (a parent-based or always-off sampler with a valid parent). A server can then
     /// carry the caller's context as it is instead of opening a span.
     pub fn drops_under(&self, parent: &Context) -> bool {
+        let this = self.current();
+        if !std::ptr::eq(this, self) {
+            return this.drops_under(parent);
+        }
         let Some(sampler) = self.sampler else {
             return false;
         };
@@ -301,6 +340,10 @@ impl Tracer {
         head: impl FnOnce() -> (Cow<'static, str>, Vec<KeyValue>),
         more: impl FnOnce(&mut Vec<KeyValue>),
     ) -> SpanHandle {
+        let this = self.current();
+        if !std::ptr::eq(this, self) {
+            return this.start(kind, parent, links, head, more);
+        }
         if parent.is_telemetry_suppressed() {
             return SpanHandle::Dropped(SpanContext::empty_context());
         }
@@ -539,6 +582,7 @@ mod tests {
             preset_ids: false,
             queue: None,
             scope: scope_of("t"),
+            late: None,
         };
         let unsampled = Context::new().with_remote_span_context(sc(false));
         let sampled = Context::new().with_remote_span_context(sc(true));
