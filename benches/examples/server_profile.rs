@@ -4,7 +4,8 @@
 //! `cargo build --release -p benches --example server_profile`
 //! `valgrind --tool=callgrind target/release/examples/server_profile sampled 20000`
 //! Variants: bare, bare-tp (with a `traceparent`), bare-layer, bare-layer-tp (a pass-through
-//! layer), sampled, unsampled (`traceparent` flag 00), otel-axum.
+//! layer), sampled, unsampled (`traceparent` flag 00), ratio0 (sampler `traceidratio` 0, no
+//! caller), otel-axum.
 
 use axum::body::Body;
 use axum::routing::get;
@@ -40,6 +41,17 @@ async fn main() {
         "unsampled" => (
             base.layer(tower_trace::TraceLayer::new()),
             Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        ),
+        // a tracer whose sampler keeps nothing (`traceidratio` 0), no caller
+        "ratio0" => (
+            base.layer(tower_trace::TraceLayer::new().with_tracer(
+                trace_core::tracer::Tracer::from_provider(
+                    "tower-trace",
+                    &opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
+                    Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
+                ),
+            )),
+            None,
         ),
         "otel-axum" => (
             base.layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)

@@ -351,16 +351,11 @@ impl Tracer {
         let psc = parent_span.span_context();
         let parent_sc = psc.is_valid().then_some(psc);
         if let Some(sampler) = self.sampler {
-            let root_tid = match parent_sc {
-                Some(_) => None,
-                None if sampler.root_needs_trace_id() && !self.preset_ids => {
-                    // The SDK would pick its own trace id: let it decide.
-                    return self.start_sdk(kind, parent, links, head, more);
-                }
-                None => Some(RandomIdGenerator::default().new_trace_id()),
-            };
-            let trace_id =
-                parent_sc.map_or_else(|| root_tid.unwrap_or(TraceId::INVALID), |p| p.trace_id());
+            let trace_id = parent_sc.map_or_else(
+                || RandomIdGenerator::default().new_trace_id(),
+                |p| p.trace_id(),
+            );
+            let root_tid = parent_sc.is_none().then_some(trace_id);
             if !sampler.decide(parent_sc, trace_id) {
                 let sc = SpanContext::new(
                     trace_id,
@@ -372,6 +367,15 @@ impl Tracer {
                         .unwrap_or_default(),
                 );
                 return SpanHandle::Dropped(sc);
+            }
+            if root_tid.is_some()
+                && sampler.root_needs_trace_id()
+                && !self.preset_ids
+                && self.queue.is_none()
+            {
+                // An SDK span whose provider picks its own trace id (and decides again on it):
+                // let the SDK do both, so its sampler and the id agree.
+                return self.start_sdk(kind, parent, links, head, more);
             }
             let (name, mut attrs) = head();
             more(&mut attrs);
