@@ -39,21 +39,39 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    for (label, cx) in [
+    let ratio0 = ClientBuilder::new(reqwest::Client::new())
+        .with(
+            reqwest_trace::TracingMiddleware::new()
+                .with_tracer(benches::ratio0_tracer("reqwest-trace")),
+        )
+        .build();
+    for (label, cx, client) in [
+        (
+            "GET, reqwest-trace, incoming traceparent",
+            benches::sampled_parent(),
+            &traced,
+        ),
         (
             "GET, reqwest-trace, not sampled (parent flag 00)",
             benches::unsampled_parent(),
+            &traced,
+        ),
+        (
+            "GET, reqwest-trace, not sampled (traceidratio 0)",
+            opentelemetry::Context::new(),
+            &ratio0,
         ),
         (
             "GET, reqwest-trace, ten context attributes",
             benches::ten_attributes(),
+            &traced,
         ),
     ] {
         g.bench_function(label, |b| {
             b.to_async(&rt).iter(|| {
                 opentelemetry::context::FutureExt::with_context(
                     async {
-                        traced
+                        client
                             .get(&url)
                             .send()
                             .await

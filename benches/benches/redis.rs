@@ -50,19 +50,34 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    for (label, cx) in [
+    let ratio0 = traced
+        .clone()
+        .with_tracer(benches::ratio0_tracer("redis-trace"));
+    for (label, cx, con) in [
+        (
+            "GET, redis-trace, incoming traceparent",
+            benches::sampled_parent(),
+            &traced,
+        ),
         (
             "GET, redis-trace, not sampled (parent flag 00)",
             benches::unsampled_parent(),
+            &traced,
+        ),
+        (
+            "GET, redis-trace, not sampled (traceidratio 0)",
+            opentelemetry::Context::new(),
+            &ratio0,
         ),
         (
             "GET, redis-trace, ten context attributes",
             benches::ten_attributes(),
+            &traced,
         ),
     ] {
         g.bench_function(label, |b| {
             b.to_async(&rt).iter(|| {
-                let mut con = traced.clone();
+                let mut con = con.clone();
                 opentelemetry::context::FutureExt::with_context(
                     async move {
                         let v: Option<String> = con.get("trace_bench:key").await.unwrap();

@@ -82,14 +82,28 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box(row);
         })
     });
-    for (label, cx) in [
+    let pg_ratio0 =
+        sqlx_trace::TracedPool::new(pg.clone()).with_tracer(benches::ratio0_tracer("sqlx-trace"));
+    for (label, cx, pool) in [
+        (
+            "postgres pk select, sqlx-trace, incoming traceparent",
+            benches::sampled_parent(),
+            &pg_traced,
+        ),
         (
             "postgres pk select, sqlx-trace, not sampled (parent flag 00)",
             benches::unsampled_parent(),
+            &pg_traced,
+        ),
+        (
+            "postgres pk select, sqlx-trace, not sampled (traceidratio 0)",
+            opentelemetry::Context::new(),
+            &pg_ratio0,
         ),
         (
             "postgres pk select, sqlx-trace, ten context attributes",
             benches::ten_attributes(),
+            &pg_traced,
         ),
     ] {
         g.bench_function(label, |b| {
@@ -98,7 +112,7 @@ fn bench(c: &mut Criterion) {
                     async {
                         let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
                             .bind(1)
-                            .fetch_one(&pg_traced)
+                            .fetch_one(pool)
                             .await
                             .unwrap();
                         std::hint::black_box(row);

@@ -135,3 +135,28 @@ pub async fn users_server() -> String {
     tokio::spawn(async move { axum::serve(l, app).await });
     url
 }
+
+/// A context whose parent is a sampled caller (`traceparent` flag `01`).
+pub fn sampled_parent() -> opentelemetry::Context {
+    use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+    let unsampled = unsampled_parent();
+    let span = unsampled.span();
+    let sc = span.span_context();
+    opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    ))
+}
+
+/// A tracer for `component` whose sampler keeps nothing (`traceidratio` 0), for the not-sampled
+/// cases without a caller.
+pub fn ratio0_tracer(component: &'static str) -> trace_core::tracer::Tracer {
+    trace_core::tracer::Tracer::from_provider(
+        component,
+        &SdkTracerProvider::builder().build(),
+        Some(KnownSampler::TraceIdRatio(0.0)),
+    )
+}
