@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Loopback load runs: wrk against benches/examples/load_server for each variant, bounded in time.
 # Usage: scripts/load.sh [seconds]   (needs wrk: apt-get install wrk)
+# DEMO_SHAPE=1 scripts/load.sh: the demo-shaped request (Redis, SQLite, an HTTP call; needs Redis)
+# for bare and the traced variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
 cargo build --release -q -p benches --example load_server
 bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
 port=8099
-for variant in bare traced traced-10pct traced-off otel-axum "traced collector-down"; do
+path=/users/42
+variants=(bare traced traced-10pct traced-off otel-axum "traced collector-down")
+if [ -n "${DEMO_SHAPE:-}" ]; then
+  path=/req
+  variants=(bare traced traced-10pct traced-off)
+fi
+for variant in "${variants[@]}"; do
   set -- $variant
   "$bin" $1 $port ${2:-} 2>/dev/null &
   pid=$!
   sleep 1
   rss_start=$(ps -o rss= -p $pid)
-  wrk -t1 -c32 -d${secs}s --latency http://127.0.0.1:$port/users/42 > /tmp/wrk.$$.txt
+  wrk -t1 -c32 -d${secs}s --latency http://127.0.0.1:$port$path > /tmp/wrk.$$.txt
   rss_end=$(ps -o rss= -p $pid)
   rps=$(awk '/Requests\/sec/ {print $2}' /tmp/wrk.$$.txt)
   p50=$(awk '$1=="50%" {print $2}' /tmp/wrk.$$.txt)

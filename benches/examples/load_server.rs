@@ -2,6 +2,10 @@
 //! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing.
 //!
 //! `load_server <bare|traced|traced-10pct|traced-off|otel-axum> <port> [collector-down]`
+//!
+//! With `DEMO_SHAPE=1`, `bare` and the `traced*` variants serve the demo-shaped request of
+//! `benches::demo_shape` instead (`GET /req`: a Redis GET and SET, three SQLite selects and an HTTP
+//! call; traced, seven spans), from the same code with and without the adapters.
 
 use std::net::SocketAddr;
 
@@ -46,12 +50,21 @@ fn main() {
         .unwrap();
     rt.block_on(async move {
         let base = Router::new().route("/users/{id}", get(|| async { "user" }));
-        let app = match variant.as_str() {
-            "bare" => base,
-            "otel-axum" => base
-                .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
-                .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
-            _ => base.layer(tower_trace::TraceLayer::new()),
+        let demo = if std::env::var_os("DEMO_SHAPE").is_some() {
+            Some(benches::demo_shape::apps().await)
+        } else {
+            None
+        };
+        let app = match (variant.as_str(), demo) {
+            ("bare", Some((bare, _))) => bare,
+            (_, Some((_, traced))) => traced,
+            (_, None) => match variant.as_str() {
+                "bare" => base,
+                "otel-axum" => base
+                    .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+                    .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
+                _ => base.layer(tower_trace::TraceLayer::new()),
+            },
         };
         let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await

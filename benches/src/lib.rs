@@ -1,6 +1,8 @@
 //! Shared set-up for the benchmarks: one batch pipeline that discards what it exports, installed
 //! globally with the `tracing` bridge, so every variant pays the same export cost.
 
+pub mod demo_shape;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
