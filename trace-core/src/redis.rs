@@ -273,7 +273,27 @@ fn name_and_words(first: &[u8], second: Option<&[u8]>) -> (Cow<'static, str>, us
 
 /// Renders a command from its arguments (the first is the command name).
 pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: usize) -> Rendered {
-    let args: Vec<&[u8]> = args.collect();
+    // most commands have a handful of arguments: keep them on the stack
+    const INLINE: usize = 8;
+    let mut inline: [&[u8]; INLINE] = [&[]; INLINE];
+    let mut spilled: Vec<&[u8]> = Vec::new();
+    let mut count = 0;
+    for a in args {
+        if count < INLINE {
+            inline[count] = a;
+        } else {
+            if count == INLINE {
+                spilled.extend_from_slice(&inline);
+            }
+            spilled.push(a);
+        }
+        count += 1;
+    }
+    let args: &[&[u8]] = if count <= INLINE {
+        &inline[..count]
+    } else {
+        &spilled
+    };
     let Some(first) = args.first() else {
         return Rendered {
             name: Cow::Borrowed("redis"),
@@ -282,12 +302,30 @@ pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: 
     };
     let (name, words) = name_and_words(first, args.get(1).copied());
     let rest = &args[words..];
-    let mut text = String::with_capacity(name.len() + rest.len() * 4 + 16);
-    text.push_str(&name);
-    if is_secret(&name) {
-        return Rendered { name, text };
+    // the text is built in a reused buffer and copied out once at its exact length (a span value
+    // is a boxed string: a `String` with spare capacity would be reallocated to drop it)
+    SCRATCH.with(|scratch| {
+        let mut text = scratch.take();
+        text.clear();
+        render_into(&mut text, &name, rest, mode, max_len);
+        let out = text.as_str().to_owned();
+        if text.capacity() <= 64 * 1024 {
+            scratch.set(text);
+        }
+        Rendered { name, text: out }
+    })
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+fn render_into(text: &mut String, name: &str, rest: &[&[u8]], mode: KeyMode, max_len: usize) {
+    text.push_str(name);
+    if is_secret(name) {
+        return;
     }
-    let n = name.as_ref();
+    let n = name;
     let keys = keys_of(n);
     let numkeys = if keys == Keys::Eval {
         rest.get(1)
@@ -336,9 +374,9 @@ pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: 
         }
         text.push(' ');
         if is_key(i) {
-            push_key(&mut text, a, mode);
+            push_key(text, a, mode);
         } else if keep_word(a) {
-            write_escaped(&mut text, a, 16);
+            write_escaped(text, a, 16);
         } else {
             text.push('?');
         }
@@ -350,7 +388,6 @@ pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: 
         }
         text.truncate(end);
     }
-    Rendered { name, text }
 }
 
 /// Reads whose reply says whether the key was found: one value (`GET`, `HGET`, ...).
