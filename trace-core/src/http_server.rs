@@ -154,7 +154,12 @@ impl HttpServerSchema {
         if let Some(orig) = method_original {
             a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
         }
-        a.push(URL_PATH.kv(truncate(req.uri.path()).into_owned()));
+        let path = req.uri.path();
+        // a route without parameters is its own path: the interned route value, no copy
+        a.push(URL_PATH.kv(match req.route {
+            Some(r) if r == path => route_value(r),
+            _ => StringValue::from(truncate(path).into_owned()),
+        }));
         if let Some(q) = req.uri.query() {
             a.push(URL_QUERY.kv(truncate(&self.url_redaction.redact_query(q)).into_owned()));
         }
