@@ -329,6 +329,7 @@ async fn span_lasts_until_the_streamed_body_ends() {
     assert_eq!(reply.body, "chunk0\nchunk1\nchunk2\n");
     let trace = pipeline.wait_for_spans(reply.trace_id(), 1);
     let s = trace.span("GET /stream");
+    assert_eq!(s.str_attr("url.path"), "/stream", "a static route's path");
     let last = last_chunk_at.lock().unwrap().expect("last chunk produced");
     assert!(
         s.end_time >= last,
