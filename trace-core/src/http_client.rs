@@ -14,7 +14,7 @@ use opentelemetry::{Context, StringValue};
 
 use crate::attributes::*;
 use crate::http_common::{name_for, normalize_method, protocol_version, scheme_value};
-use crate::intern::{route_value, HOSTS};
+use crate::intern::{host_value, route_value};
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 use crate::tracer::{SpanHandle, Tracer};
@@ -98,7 +98,7 @@ impl HttpClientSchema {
             let name = name_for(&method, req.template);
             let mut attrs = Vec::with_capacity(16);
             attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
-            attrs.push(SERVER_ADDRESS.kv(HOSTS.value(&truncate(req.host))));
+            attrs.push(SERVER_ADDRESS.kv(host_value(&truncate(req.host))));
             if let Some(p) = req.port {
                 attrs.push(SERVER_PORT.kv(i64::from(p)));
             }
