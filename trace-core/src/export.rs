@@ -248,7 +248,21 @@ impl SpanQueue {
         Self::with_reporter(exporter, config, Arc::new(log_report))
     }
 
-    /// Starts the export thread for `exporter`, sending delivery reports to `reporter`.
+    /// Starts the export thread for `exporter`, sending delivery reports to `reporter` (a
+    /// metrics counter, an alert) instead of the log.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use trace_core::export::{DeliveryReport, QueueConfig, SpanQueue};
+    ///
+    /// let queue = SpanQueue::with_reporter(
+    ///     InMemorySpanExporter::default(),
+    ///     QueueConfig::default(),
+    ///     Arc::new(|r: &DeliveryReport| eprintln!("tracing lost spans: {r}")),
+    /// );
+    /// assert_eq!(queue.stats().dropped, 0);
+    /// ```
     pub fn with_reporter<E: SpanExporter + 'static>(
         exporter: E,
         config: QueueConfig,

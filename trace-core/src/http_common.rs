@@ -147,6 +147,15 @@ pub fn default_port(scheme: &str) -> Option<u16> {
 
 /// The span name `{method} {route}` (interned), `{method}` without a route, `HTTP …` for an
 /// unknown method: static or interned for the usual cases, so naming a span allocates nothing.
+///
+/// ```
+/// use http::Method;
+/// use trace_core::http_common::{name_for, normalize_method};
+/// assert_eq!(name_for(&normalize_method(&Method::GET), Some("/users/{id}")), "GET /users/{id}");
+/// assert_eq!(name_for(&normalize_method(&Method::POST), None), "POST");
+/// let purge = Method::from_bytes(b"PURGE").unwrap();
+/// assert_eq!(name_for(&normalize_method(&purge), None), "HTTP");
+/// ```
 pub fn name_for(m: &MethodInfo, route: Option<&str>) -> Cow<'static, str> {
     match route {
         Some(r) => match route_name(m.name_part(), r) {
@@ -168,6 +177,10 @@ pub fn name_for(m: &MethodInfo, route: Option<&str>) -> Cow<'static, str> {
 }
 
 /// `url.scheme` as a value (static for `http` and `https`).
+///
+/// ```
+/// assert_eq!(trace_core::http_common::scheme_value("https").as_str(), "https");
+/// ```
 pub fn scheme_value(s: &str) -> StringValue {
     match s {
         "http" => StringValue::from("http"),

@@ -253,6 +253,13 @@ fn push_key(out: &mut String, key: &[u8], mode: KeyMode) {
 
 /// The operation name of a command from its first two arguments: the command (`GET`), with its
 /// subcommand for container commands (`CONFIG SET`); `redis` when there is no command.
+///
+/// ```
+/// use trace_core::redis::operation_name;
+/// assert_eq!(operation_name(Some(b"get"), Some(b"k")), "GET");
+/// assert_eq!(operation_name(Some(b"config"), Some(b"set")), "CONFIG SET");
+/// assert_eq!(operation_name(None, None), "redis");
+/// ```
 pub fn operation_name(first: Option<&[u8]>, second: Option<&[u8]>) -> Cow<'static, str> {
     match first {
         Some(first) => name_and_words(first, second).0,

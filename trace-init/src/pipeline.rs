@@ -470,6 +470,17 @@ impl Guard {
     /// What the export queue has queued, exported, dropped (queue full) and lost (failed
     /// exports) so far; `None` when nothing is exported. Losses are also logged, at most once a
     /// minute, as a warning with target `trace_core::export`.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), trace_init::InitError> {
+    /// let guard = trace_init::builder().install_subscriber(false).init()?;
+    /// // ... serve ...
+    /// if let Some(s) = guard.stats() {
+    ///     println!("{} spans exported, {} dropped, {} lost", s.exported, s.dropped, s.failed);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stats(&self) -> Option<QueueStats> {
         self.queue.as_ref().map(SpanQueue::stats)
     }
