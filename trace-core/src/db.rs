@@ -67,7 +67,7 @@ pub fn span_name(
 /// Starts a database client span under `parent` (attributes built only when it will record).
 pub fn start(tracer: &Tracer, target: &DbTarget, op: &DbOperation, parent: &Context) -> SpanHandle {
     let head = || {
-        let mut a: Vec<KeyValue> = Vec::with_capacity(12);
+        let mut a: Vec<KeyValue> = crate::recording::attribute_vec(12);
         a.push(DB_SYSTEM_NAME.kv(target.system));
         if let Some(o) = &op.operation {
             a.push(DB_OPERATION_NAME.kv(o.clone()));

@@ -96,7 +96,7 @@ impl HttpClientSchema {
         let method = normalize_method(req.method);
         let head = || {
             let name = name_for(&method, req.template);
-            let mut attrs = Vec::with_capacity(16);
+            let mut attrs = crate::recording::attribute_vec(16);
             attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
             attrs.push(SERVER_ADDRESS.kv(host_value(&truncate(req.host))));
             if let Some(p) = req.port {

@@ -130,7 +130,7 @@ impl HttpServerSchema {
         let method = normalize_method(req.method);
         let scheme = self.scheme(req);
         let head = || {
-            let mut attrs = Vec::with_capacity(20);
+            let mut attrs = crate::recording::attribute_vec(20);
             attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
             attrs.push(URL_SCHEME.kv(scheme_value(scheme)));
             if let Some(r) = req.route {

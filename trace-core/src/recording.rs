@@ -36,6 +36,32 @@ pub(crate) fn scope_of(component: &'static str) -> &'static InstrumentationScope
         })
 }
 
+/// Attribute vectors coming back from the export thread for the next spans.
+///
+/// A span's attribute vector is filled on the request thread and consumed on the export thread.
+/// Freed there, its memory would never return to the request thread's allocator cache, and every
+/// span would take the allocator's slow path (several hundred instructions) for a new one. The
+/// export thread moves the attributes into a vector of its own instead and sends the emptied one
+/// back through this pool.
+static ATTRIBUTE_VECS: std::sync::LazyLock<crossbeam_queue::ArrayQueue<Vec<KeyValue>>> =
+    std::sync::LazyLock::new(|| crossbeam_queue::ArrayQueue::new(1024));
+
+/// An empty attribute vector for a new span: a recycled one when there is one.
+pub(crate) fn attribute_vec(capacity: usize) -> Vec<KeyValue> {
+    match ATTRIBUTE_VECS.pop() {
+        Some(v) => v,
+        None => Vec::with_capacity(capacity),
+    }
+}
+
+fn recycle(mut v: Vec<KeyValue>) {
+    v.clear();
+    // keep ordinary sizes only
+    if (8..=64).contains(&v.capacity()) {
+        let _ = ATTRIBUTE_VECS.push(v);
+    }
+}
+
 /// A finished or open span's data.
 pub(crate) struct Recorded {
     parent_span_id: SpanId,
@@ -66,8 +92,11 @@ impl std::fmt::Debug for Recorded {
 }
 
 impl Recorded {
-    /// The SDK's form of the span, for the exporter.
-    pub(crate) fn into_span_data(self) -> SpanData {
+    /// The SDK's form of the span, for the exporter (on the export thread).
+    pub(crate) fn into_span_data(mut self) -> SpanData {
+        let mut attributes = Vec::with_capacity(self.attributes.len());
+        attributes.append(&mut self.attributes);
+        recycle(std::mem::replace(&mut self.attributes, attributes));
         let mut events = SpanEvents::default();
         events.events = self.events;
         events.dropped_count = self.dropped_events;
