@@ -13,8 +13,8 @@ ROWS = [
     ("server: tower-trace, not sampled (flag 00)", 0.24, True),
     ("SQL (PostgreSQL): sqlx-trace", 1.71, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    ("Redis GET: redis-trace", 2.00, True),
-    ("HTTP client: reqwest-trace", 2.47, True),
+    ("Redis GET: redis-trace", 1.56, True),
+    ("HTTP client: reqwest-trace", 1.96, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
