@@ -25,37 +25,30 @@ struct Traced {
 
 const Q: &str = "SELECT id, name FROM items WHERE id = ?";
 
-async fn bare(State(mut s): State<Bare>) -> String {
-    let _: Option<String> = s.redis.get("trace_bench:nested").await.unwrap();
-    for id in 1..=3 {
-        let _: (i64, String) = sqlx::query_as(Q).bind(id).fetch_one(&s.db).await.unwrap();
-    }
-    let _: () = s.redis.set("trace_bench:nested", "v").await.unwrap();
-    s.http
-        .get(&s.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// The request, written once and compiled for both states: the only difference between the bare
+/// and the traced service is the types of the clients.
+macro_rules! request {
+    ($name:ident, $state:ty) => {
+        async fn $name(State(mut s): State<$state>) -> String {
+            let _: Option<String> = s.redis.get("trace_bench:nested").await.unwrap();
+            for id in 1..=3 {
+                let _: (i64, String) = sqlx::query_as(Q).bind(id).fetch_one(&s.db).await.unwrap();
+            }
+            let _: () = s.redis.set("trace_bench:nested", "v").await.unwrap();
+            s.http
+                .get(&s.url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
 }
 
-async fn traced(State(mut s): State<Traced>) -> String {
-    let _: Option<String> = s.redis.get("trace_bench:nested").await.unwrap();
-    for id in 1..=3 {
-        let _: (i64, String) = sqlx::query_as(Q).bind(id).fetch_one(&s.db).await.unwrap();
-    }
-    let _: () = s.redis.set("trace_bench:nested", "v").await.unwrap();
-    s.http
-        .get(&s.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
+request!(bare, Bare);
+request!(traced, Traced);
 
 /// The bare and the traced app (call after the pipeline is installed), from the current runtime.
 pub async fn apps() -> (Router, Router) {
