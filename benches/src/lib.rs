@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 use trace_core::export::{QueueConfig, SpanQueue};
@@ -85,17 +84,9 @@ pub fn install() -> &'static Pipeline {
         }
         opentelemetry::global::set_tracer_provider(provider.clone());
         opentelemetry::global::set_text_map_propagator(
-            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                Box::new(trace_core::propagation::W3CTraceContext::new()),
-                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-            ]),
+            trace_core::propagation::default_propagator(),
         );
-        let otel = tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("tracing"))
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_target(false);
+        let otel = trace_core::events::bridge_layer(&provider);
         let subscriber = tracing_subscriber::registry()
             .with(otel)
             .with(trace_core::events::SpanEventsLayer::new());

@@ -99,3 +99,30 @@ where
         });
     }
 }
+
+/// The `tracing` → OpenTelemetry bridge on `provider`, with the settings this project uses
+/// everywhere: no thread, location, target or busy/idle attributes on `tracing` spans (each costs
+/// an attribute per span and none is in the semantic conventions).
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(trace_core::events::bridge_layer(&provider))
+///     .with(trace_core::events::SpanEventsLayer::new());
+/// # drop(subscriber);
+/// ```
+pub fn bridge_layer<S>(
+    provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use opentelemetry::trace::TracerProvider as _;
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("tracing"))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_target(false)
+}

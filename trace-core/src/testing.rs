@@ -17,10 +17,8 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use opentelemetry::propagation::TextMapCompositePropagator;
-use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::{global, Value};
-use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -60,16 +58,8 @@ pub fn install() -> &'static TestPipeline {
         crate::tracer::register(&provider, Some(sampler), true);
         crate::tracer::register_queue(&queue);
         global::set_tracer_provider(provider.clone());
-        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(crate::propagation::W3CTraceContext::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
-        let otel = tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("tracing"))
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_target(false);
+        global::set_text_map_propagator(crate::propagation::default_propagator());
+        let otel = crate::events::bridge_layer(&provider);
         let subscriber = tracing_subscriber::registry()
             .with(otel)
             .with(crate::events::SpanEventsLayer::new());

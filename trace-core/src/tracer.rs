@@ -357,15 +357,7 @@ impl Tracer {
             );
             let root_tid = parent_sc.is_none().then_some(trace_id);
             if !sampler.decide(parent_sc, trace_id) {
-                let sc = SpanContext::new(
-                    trace_id,
-                    RandomIdGenerator::default().new_span_id(),
-                    TraceFlags::default(),
-                    false,
-                    parent_sc
-                        .map(|p| p.trace_state().clone())
-                        .unwrap_or_default(),
-                );
+                let sc = new_span_context(trace_id, TraceFlags::default(), parent_sc);
                 return SpanHandle::Dropped(sc);
             }
             if root_tid.is_some()
@@ -380,15 +372,7 @@ impl Tracer {
             let (name, mut attrs) = head();
             more(&mut attrs);
             if let Some(queue) = &self.queue {
-                let sc = SpanContext::new(
-                    trace_id,
-                    RandomIdGenerator::default().new_span_id(),
-                    TraceFlags::SAMPLED,
-                    false,
-                    parent_sc
-                        .map(|p| p.trace_state().clone())
-                        .unwrap_or_default(),
-                );
+                let sc = new_span_context(trace_id, TraceFlags::SAMPLED, parent_sc);
                 return SpanHandle::Recording(RecordingSpan::start(
                     Start {
                         span_context: sc,
@@ -449,6 +433,21 @@ impl Tracer {
             Inner::Global(t) => SpanHandle::Boxed(t.build_with_context(b, parent)),
         }
     }
+}
+
+/// The context of a new span in `trace_id`: a fresh span id, the parent's trace state.
+fn new_span_context(
+    trace_id: TraceId,
+    flags: TraceFlags,
+    parent: Option<&SpanContext>,
+) -> SpanContext {
+    SpanContext::new(
+        trace_id,
+        RandomIdGenerator::default().new_span_id(),
+        flags,
+        false,
+        parent.map(|p| p.trace_state().clone()).unwrap_or_default(),
+    )
 }
 
 /// A span opened by a [`Tracer`]: the adapters' own span, an SDK span, a span of another

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use opentelemetry::global;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanLimits};
@@ -454,17 +453,11 @@ impl Guard {
     where
         S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
-        let tracer = match &self.provider {
-            Some(p) => p.tracer("tracing"),
-            None => SdkTracerProvider::builder().build().tracer("tracing"),
+        let layer = match &self.provider {
+            Some(p) => trace_core::events::bridge_layer(p),
+            None => trace_core::events::bridge_layer(&SdkTracerProvider::builder().build()),
         };
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_target(false)
-            .with_filter(filter_fn(|meta| !is_exporter_internal(meta.target())))
+        layer.with_filter(filter_fn(|meta| !is_exporter_internal(meta.target())))
     }
 
     /// What the export queue has queued, exported, dropped (queue full) and lost (failed

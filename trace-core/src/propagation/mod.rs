@@ -127,6 +127,19 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// The default propagators (`OTEL_PROPAGATORS=tracecontext,baggage`): this crate's W3C Trace
+/// Context propagator and the SDK's baggage propagator.
+///
+/// ```
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+/// ```
+pub fn default_propagator() -> opentelemetry::propagation::TextMapCompositePropagator {
+    opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+        Box::new(W3CTraceContext::new()),
+        Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+    ])
+}
+
 /// The context carried by `headers` (through the global propagator), on an empty base context.
 ///
 /// Invalid or oversized headers yield an empty context (a new root trace).
