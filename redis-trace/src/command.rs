@@ -1,6 +1,7 @@
 //! One command or pipeline: the span opened for it and what is recorded when it returns.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use opentelemetry::trace::Span as _;
 use opentelemetry::{Context, StringValue};
@@ -37,12 +38,6 @@ impl Config {
             max_query_text: DEFAULT_MAX_QUERY_TEXT,
         }
     }
-
-    fn target(&self, db: i64) -> Cow<'_, DbTarget> {
-        let mut t = Cow::Borrowed(&self.target);
-        t.to_mut().namespace = Some(db_index(db));
-        t
-    }
 }
 
 fn db_index(db: i64) -> StringValue {
@@ -52,6 +47,56 @@ fn db_index(db: i64) -> StringValue {
     match usize::try_from(db).ok().and_then(|i| SMALL.get(i)) {
         Some(s) => StringValue::from(*s),
         None => StringValue::from(db.to_string()),
+    }
+}
+
+fn read_kind(name: &str) -> Read {
+    if is_single_read(name) {
+        Read::Single
+    } else if is_multi_read(name) {
+        Read::Multi
+    } else if is_collection_read(name) {
+        Read::Collection
+    } else {
+        Read::No
+    }
+}
+
+/// A pipeline's span name, text and size.
+fn render_pipeline<'a, I, A>(config: &Config, commands: I, atomic: bool) -> DbOperation
+where
+    I: Iterator<Item = A>,
+    A: Iterator<Item = &'a [u8]>,
+{
+    let mut names: Vec<Cow<'static, str>> = Vec::new();
+    let mut text = String::new();
+    for mut args in commands {
+        if text.len() < config.max_query_text {
+            let r = render(args, config.key_mode, config.max_query_text - text.len());
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(&r.text);
+            names.push(r.name);
+        } else {
+            // the text is full: only the name is needed (for `PIPELINE GET`)
+            names.push(args.next().map(command_name).unwrap_or(Cow::Borrowed("")));
+        }
+    }
+    let word = if atomic { "MULTI" } else { "PIPELINE" };
+    let same = names.first().filter(|f| names.iter().all(|n| n == *f));
+    let name: Cow<'static, str> = match same {
+        Some(n) => Cow::Owned(format!("{word} {n}")),
+        None => Cow::Borrowed(word),
+    };
+    let text = trace_core::limits::truncate_to(&text, config.max_query_text).into_owned();
+    DbOperation {
+        operation: Some(StringValue::from(name.clone())),
+        name,
+        query_text: Some(StringValue::from(text)),
+        summary: None,
+        collection: None,
+        batch_size: Some(names.len()),
     }
 }
 
@@ -71,33 +116,36 @@ pub(crate) struct CommandSpan {
 }
 
 impl CommandSpan {
-    /// Opens the span for one command given as its arguments.
+    /// Opens the span for one command given as its arguments (rendered only when it records).
     pub(crate) fn command<'a>(
         config: &Config,
         db: i64,
         args: impl Iterator<Item = &'a [u8]>,
         parent: &Context,
     ) -> Self {
-        let r = render(args, config.key_mode, config.max_query_text);
-        let read = if is_single_read(&r.name) {
-            Read::Single
-        } else if is_multi_read(&r.name) {
-            Read::Multi
-        } else if is_collection_read(&r.name) {
-            Read::Collection
-        } else {
-            Read::No
-        };
-        let op = DbOperation {
-            name: r.name.clone(),
-            query_text: Some(StringValue::from(r.text)),
-            summary: None,
-            operation: Some(StringValue::from(r.name)),
-            collection: None,
-            batch_size: None,
-        };
-        let span = db::start(&config.tracer, &config.target(db), &op, parent);
-        Self { span, read }
+        let read = Cell::new(Read::No);
+        let span = db::start_with(
+            &config.tracer,
+            &config.target,
+            Some(db_index(db)),
+            parent,
+            || {
+                let r = render(args, config.key_mode, config.max_query_text);
+                read.set(read_kind(&r.name));
+                DbOperation {
+                    operation: Some(StringValue::from(r.name.clone())),
+                    name: r.name,
+                    query_text: Some(StringValue::from(r.text)),
+                    summary: None,
+                    collection: None,
+                    batch_size: None,
+                }
+            },
+        );
+        Self {
+            span,
+            read: read.get(),
+        }
     }
 
     /// Opens the span for a pipeline (`PIPELINE`, `PIPELINE GET`, `MULTI`, `MULTI SET`).
@@ -112,37 +160,13 @@ impl CommandSpan {
         I: Iterator<Item = A>,
         A: Iterator<Item = &'a [u8]>,
     {
-        let mut names: Vec<Cow<'static, str>> = Vec::new();
-        let mut text = String::new();
-        for mut args in commands {
-            if text.len() < config.max_query_text {
-                let r = render(args, config.key_mode, config.max_query_text - text.len());
-                if !text.is_empty() {
-                    text.push_str("; ");
-                }
-                text.push_str(&r.text);
-                names.push(r.name);
-            } else {
-                // the text is full: only the name is needed (for `PIPELINE GET`)
-                names.push(args.next().map(command_name).unwrap_or(Cow::Borrowed("")));
-            }
-        }
-        let word = if atomic { "MULTI" } else { "PIPELINE" };
-        let same = names.first().filter(|f| names.iter().all(|n| n == *f));
-        let name: Cow<'static, str> = match same {
-            Some(n) => Cow::Owned(format!("{word} {n}")),
-            None => Cow::Borrowed(word),
-        };
-        let text = trace_core::limits::truncate_to(&text, config.max_query_text).into_owned();
-        let op = DbOperation {
-            name: name.clone(),
-            query_text: Some(StringValue::from(text)),
-            summary: None,
-            operation: Some(StringValue::from(name)),
-            collection: None,
-            batch_size: Some(names.len()),
-        };
-        let span = db::start(&config.tracer, &config.target(db), &op, parent);
+        let span = db::start_with(
+            &config.tracer,
+            &config.target,
+            Some(db_index(db)),
+            parent,
+            || render_pipeline(config, commands, atomic),
+        );
         Self {
             span,
             read: Read::No,

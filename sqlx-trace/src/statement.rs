@@ -101,22 +101,22 @@ pub(crate) struct StatementSpan {
 impl StatementSpan {
     /// Opens the span for `sql` under `parent`.
     pub(crate) fn start<DB: TracedDatabase>(config: &Config, sql: &str, parent: &Context) -> Self {
-        let analysis = analyze(
-            sql,
-            DB::DIALECT,
-            config.query_text,
-            config.max_query_text,
-            config.target.system,
-        );
-        let span = db::start(
-            &config.tracer,
-            &config.target,
-            &analysis.operation(),
-            parent,
-        );
+        // the statement is taken apart only when the span records
+        let reads = std::cell::Cell::new(false);
+        let span = db::start_with(&config.tracer, &config.target, None, parent, || {
+            let analysis = analyze(
+                sql,
+                DB::DIALECT,
+                config.query_text,
+                config.max_query_text,
+                config.target.system,
+            );
+            reads.set(analysis.reads);
+            analysis.operation()
+        });
         Self {
             span,
-            reads: analysis.reads,
+            reads: reads.get(),
             started: Instant::now(),
             returned: 0,
             affected: 0,

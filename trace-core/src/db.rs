@@ -64,22 +64,43 @@ pub fn span_name(
     }
 }
 
-/// Starts a database client span under `parent` (attributes built only when it will record).
+/// Starts a database client span under `parent` for an operation already described.
 pub fn start(tracer: &Tracer, target: &DbTarget, op: &DbOperation, parent: &Context) -> SpanHandle {
+    start_with(tracer, target, None, parent, || op.clone())
+}
+
+/// Starts a database client span under `parent`. `describe` (the SQL sanitiser, the Redis command
+/// renderer) runs only when the span will record: a statement that is not sampled is never taken
+/// apart. `namespace` replaces the target's `db.namespace` when given (a Redis connection's
+/// current database).
+pub fn start_with(
+    tracer: &Tracer,
+    target: &DbTarget,
+    namespace: Option<StringValue>,
+    parent: &Context,
+    describe: impl FnOnce() -> DbOperation,
+) -> SpanHandle {
+    let described = std::cell::RefCell::new(None::<DbOperation>);
     let head = || {
+        let mut op = describe();
         let mut a: Vec<KeyValue> = crate::recording::attribute_vec(12);
         a.push(DB_SYSTEM_NAME.kv(target.system));
-        if let Some(o) = &op.operation {
-            a.push(DB_OPERATION_NAME.kv(o.clone()));
+        if let Some(o) = op.operation.take() {
+            a.push(DB_OPERATION_NAME.kv(o));
         }
-        if let Some(c) = &op.collection {
-            a.push(DB_COLLECTION_NAME.kv(c.clone()));
+        if let Some(c) = op.collection.take() {
+            a.push(DB_COLLECTION_NAME.kv(c));
         }
-        (op.name.clone(), a)
+        let name = std::mem::take(&mut op.name);
+        *described.borrow_mut() = Some(op);
+        (name, a)
     };
     tracer.start(SpanKind::Client, parent, Vec::new(), head, |a| {
-        if let Some(ns) = &target.namespace {
-            a.push(DB_NAMESPACE.kv(ns.clone()));
+        let Some(op) = described.borrow_mut().take() else {
+            return;
+        };
+        if let Some(ns) = namespace.or_else(|| target.namespace.clone()) {
+            a.push(DB_NAMESPACE.kv(ns));
         }
         if let Some(h) = &target.server_address {
             a.push(SERVER_ADDRESS.kv(h.clone()));
@@ -87,11 +108,11 @@ pub fn start(tracer: &Tracer, target: &DbTarget, op: &DbOperation, parent: &Cont
         if let Some(p) = target.server_port {
             a.push(SERVER_PORT.kv(i64::from(p)));
         }
-        if let Some(t) = &op.query_text {
-            a.push(DB_QUERY_TEXT.kv(t.clone()));
+        if let Some(t) = op.query_text {
+            a.push(DB_QUERY_TEXT.kv(t));
         }
-        if let Some(s) = &op.summary {
-            a.push(DB_QUERY_SUMMARY.kv(s.clone()));
+        if let Some(s) = op.summary {
+            a.push(DB_QUERY_SUMMARY.kv(s));
         }
         if let Some(b) = op.batch_size.filter(|b| *b >= 2) {
             a.push(DB_OPERATION_BATCH_SIZE.kv(b as i64));
@@ -121,6 +142,93 @@ pub fn record_failure<S: Span + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tracer::{KnownSampler, RootSampler};
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    fn tracer() -> (Tracer, InMemorySpanExporter, SdkTracerProvider) {
+        let exporter = InMemorySpanExporter::default();
+        let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_sampler(sampler.to_sdk())
+            .build();
+        let tracer = Tracer::from_provider("db-test", &provider, Some(sampler));
+        (tracer, exporter, provider)
+    }
+
+    fn parent(sampled: bool) -> Context {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(5u128),
+            SpanId::from(6u64),
+            flags,
+            true,
+            Default::default(),
+        ))
+    }
+
+    fn op() -> DbOperation {
+        DbOperation {
+            name: "GET".into(),
+            query_text: Some("GET ?".into()),
+            operation: Some("GET".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unsampled_operation_is_never_described() {
+        let (tracer, exporter, provider) = tracer();
+        let target = DbTarget {
+            system: "redis",
+            ..Default::default()
+        };
+        let mut span = start_with(&tracer, &target, None, &parent(false), || {
+            panic!("described although not sampled")
+        });
+        assert!(!span.is_recording());
+        span.end();
+        provider.force_flush().unwrap();
+        assert!(exporter.get_finished_spans().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_sampled_operation_is_described_once_with_every_attribute() {
+        let (tracer, exporter, provider) = tracer();
+        let target = DbTarget {
+            system: "redis",
+            namespace: Some("0".into()),
+            server_address: Some("127.0.0.1".into()),
+            server_port: Some(6379),
+        };
+        let calls = std::cell::Cell::new(0);
+        let mut span = start_with(&tracer, &target, Some("3".into()), &parent(true), || {
+            calls.set(calls.get() + 1);
+            op()
+        });
+        span.end();
+        assert_eq!(calls.get(), 1);
+        provider.force_flush().unwrap();
+        let spans = exporter.get_finished_spans().unwrap();
+        let s = &spans[0];
+        assert_eq!(s.name, "GET");
+        let get = |k: &str| {
+            s.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.clone())
+        };
+        assert_eq!(get("db.system.name"), Some("redis".into()));
+        assert_eq!(get("db.operation.name"), Some("GET".into()));
+        assert_eq!(get("db.namespace"), Some("3".into()), "the override wins");
+        assert_eq!(get("db.query.text"), Some("GET ?".into()));
+        assert_eq!(get("server.port"), Some(opentelemetry::Value::I64(6379)));
+    }
 
     #[test]
     fn names_follow_the_convention() {
