@@ -2,7 +2,8 @@
 //! speed drifts by tens of percent between criterion's sequential measurements; here bare and
 //! traced alternate in short blocks, and the figure is the median of the per-round ratios.
 //!
-//! `cargo run --release -p benches --example paired -- <postgres|sqlite|redis|client> [rounds]`
+//! `cargo run --release -p benches --example paired -- <case> [rounds]` with `<case>` one of
+//! `postgres`, `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`.
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
 
 use std::time::{Duration, Instant};
@@ -165,12 +166,34 @@ async fn main() {
                     }
                 )
             }
-            "client" => {
-                let url = benches::users_server().await;
+            "client" | "client-remote" | "client-aa" => {
+                // client-remote: the server runs on its own thread and runtime, as another
+                // service would (in "client" one thread runs both sides, so the server's parsing
+                // of the injected headers is charged to the client). client-aa: empty stack on
+                // both sides, the runner's own bias.
+                let url = if case == "client" {
+                    benches::users_server().await
+                } else {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .unwrap();
+                        rt.block_on(async move {
+                            tx.send(benches::users_server().await).unwrap();
+                            std::future::pending::<()>().await;
+                        });
+                    });
+                    rx.recv().unwrap()
+                };
+                let aa = case == "client-aa";
                 let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
-                let traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-                    .with(reqwest_trace::TracingMiddleware::new())
-                    .build();
+                let mut traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
+                if !aa {
+                    traced = traced.with(reqwest_trace::TracingMiddleware::new());
+                }
+                let traced = traced.build();
                 paired!(
                     rounds,
                     || {
