@@ -173,6 +173,11 @@ impl CommandSpan {
         }
     }
 
+    /// Whether the span records (a span that does not needs nothing when the reply comes).
+    pub(crate) fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+
     /// Records a reply (a nil reply is not an error; a server error inside it is).
     pub(crate) fn reply(mut self, result: Result<&Value, &RedisError>) {
         if self.span.is_recording() {

@@ -114,6 +114,10 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
             args(cmd),
             &Context::current(),
         );
+        if !span.is_recording() {
+            // nothing to record when it returns: the connection's own future, not wrapped
+            return self.inner.req_packed_command(cmd);
+        }
         let fut = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let result = fut.await;
@@ -135,6 +139,9 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
             pipeline.is_transaction(),
             &Context::current(),
         );
+        if !span.is_recording() {
+            return self.inner.req_packed_commands(pipeline, offset, count);
+        }
         let fut = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = fut.await;

@@ -503,3 +503,57 @@ async fn commands_nest_under_the_server_span() {
     assert_eq!(get.parent_span_id, server.span_context.span_id());
     assert_eq!(get.attr("db.redis.cache_hit"), Some(&Value::Bool(false)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_under_an_unsampled_parent_work_unchanged_and_record_nothing() {
+    use opentelemetry::trace::{FutureExt as _, SpanContext, SpanId, TraceFlags, TraceId};
+    let pipeline = install();
+    let p = prefix();
+    let mut con = connect().await;
+    let k = format!("{p}quiet");
+    // a caller that said "not sampled" (flag 00), with a trace id of this test's own
+    let tid = TraceId::from(
+        0x5eed_0000_0000_0000_0000_0000_0000_0042u128 ^ u128::from(std::process::id()),
+    );
+    let unsampled = Context::new().with_remote_span_context(SpanContext::new(
+        tid,
+        SpanId::from(7u64),
+        TraceFlags::default(),
+        true,
+        Default::default(),
+    ));
+    async {
+        let _: () = con.set(&k, "v").await.unwrap();
+        let v: Option<String> = con.get(&k).await.unwrap();
+        assert_eq!(v.as_deref(), Some("v"));
+        let err = con.hget::<_, _, String>(&k, "f").await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some("WRONGTYPE"),
+            "the caller's error, unchanged"
+        );
+        let (a, b): (Option<String>, i64) = redis::pipe()
+            .get(&k)
+            .incr(format!("{p}n"), 2)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!((a.as_deref(), b), (Some("v"), 2));
+    }
+    .with_context(unsampled)
+    .await;
+    // a sampled command afterwards: once its span is exported, anything queued before it is too
+    let trace = traced(1, || async {
+        let _: Option<String> = con.get(&k).await.unwrap();
+    })
+    .await;
+    assert_eq!(named(&trace, "GET").len(), 1);
+    assert!(
+        pipeline
+            .all_spans()
+            .iter()
+            .all(|s| s.span_context.trace_id() != tid),
+        "no span recorded under the unsampled parent"
+    );
+    cleanup(&p).await;
+}
