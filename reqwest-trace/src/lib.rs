@@ -11,7 +11,9 @@
 //! reqwest's own result unchanged.
 //!
 //! Retries: put this middleware after `reqwest-retry`'s so each attempt is a span; attempts after
-//! the first carry `http.request.resend_count` = 1, 2, ... Redirects that reqwest follows itself
+//! the first carry `http.request.resend_count` = 1, 2, ... (counted after each attempt that a
+//! retry could follow: a transport error or a status other than 2xx; a retry policy that resends
+//! a 2xx response gets no count). Redirects that reqwest follows itself
 //! happen inside one attempt (reqwest does not expose them to middleware): turn reqwest's redirect
 //! policy off (`redirect::Policy::none()`) and follow them yourself to get one span per hop.
 //!

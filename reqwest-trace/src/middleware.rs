@@ -123,8 +123,12 @@ impl Middleware for TracingMiddleware {
         next: Next<'_>,
     ) -> Result<Response> {
         let config = &self.config;
-        let attempts = extensions.get::<Attempts>().copied().unwrap_or_default();
-        extensions.insert(Attempts(attempts.0 + 1));
+        // Attempts are counted in the request's extensions, which a retry middleware hands to
+        // every attempt. The count is written after an attempt that a retry could follow (a
+        // transport error or a status other than 2xx), not before every attempt: a request that
+        // succeeds at once never allocates the extension map.
+        let counted = extensions.get::<Attempts>().copied();
+        let attempts = counted.unwrap_or_default();
         let parent = Context::current();
         let mut span = {
             let url = req.url();
@@ -149,6 +153,13 @@ impl Middleware for TracingMiddleware {
             trace_core::propagation::inject_into_headers(&cx, req.headers_mut());
         }
         let result = next.run(req, extensions).await;
+        let may_be_retried = match &result {
+            Ok(res) => !res.status().is_success(),
+            Err(_) => true,
+        };
+        if may_be_retried || counted.is_some() {
+            extensions.insert(Attempts(attempts.0 + 1));
+        }
         match &result {
             Ok(res) => {
                 config

@@ -157,7 +157,8 @@ pub fn format_traceparent(sc: &SpanContext) -> String {
     if sc.is_sampled() {
         out[54] = b'1';
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // hex digits and dashes: always UTF-8 (checked, not assumed)
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 impl TextMapPropagator for W3CTraceContext {
