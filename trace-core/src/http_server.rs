@@ -81,13 +81,66 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> 
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The request headers the span's attributes come from (first values, as `HeaderMap::get` gives
+/// them), found in one pass over a small map instead of one hashed look-up each.
+#[derive(Debug, Default)]
+struct AddressHeaders<'h> {
+    forwarded: Option<&'h str>,
+    x_forwarded_host: Option<&'h str>,
+    x_forwarded_for: Option<&'h str>,
+    host: Option<&'h str>,
+    user_agent: Option<&'h str>,
+}
+
+impl<'h> AddressHeaders<'h> {
+    fn of(headers: &'h HeaderMap) -> Self {
+        fn first<'h>(slot: &mut Option<Option<&'h str>>, v: &'h http::HeaderValue) {
+            // the first line decides, as `get` does (a non-UTF-8 first line gives none)
+            slot.get_or_insert_with(|| v.to_str().ok());
+        }
+        if headers.len() > 12 {
+            return Self {
+                forwarded: header_str(headers, &header::FORWARDED),
+                x_forwarded_host: header_str(headers, &X_FORWARDED_HOST),
+                x_forwarded_for: header_str(headers, &X_FORWARDED_FOR),
+                host: header_str(headers, &header::HOST),
+                user_agent: header_str(headers, &header::USER_AGENT),
+            };
+        }
+        let (mut fw, mut xfh, mut xff, mut host, mut ua) = (None, None, None, None, None);
+        // dispatch on length and first byte: at most one string comparison per header
+        for (name, value) in headers {
+            let n = name.as_str();
+            match (n.len(), n.as_bytes().first()) {
+                (4, Some(b'h')) if n == "host" => first(&mut host, value),
+                (10, Some(b'u')) if n == "user-agent" => first(&mut ua, value),
+                (9, Some(b'f')) if n == "forwarded" => first(&mut fw, value),
+                (16, Some(b'x')) if n == "x-forwarded-host" => first(&mut xfh, value),
+                (15, Some(b'x')) if n == "x-forwarded-for" => first(&mut xff, value),
+                _ => {}
+            }
+        }
+        Self {
+            forwarded: fw.flatten(),
+            x_forwarded_host: xfh.flatten(),
+            x_forwarded_for: xff.flatten(),
+            host: host.flatten(),
+            user_agent: ua.flatten(),
+        }
+    }
+}
+
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// The first value of `param` in a `Forwarded` header (RFC 7239).
 fn forwarded_param<'h>(headers: &'h HeaderMap, param: &str) -> Option<&'h str> {
-    let v = header_str(headers, &header::FORWARDED)?;
+    forwarded_param_of(header_str(headers, &header::FORWARDED)?, param)
+}
+
+/// The first value of `param` in a `Forwarded` header value.
+fn forwarded_param_of<'h>(v: &'h str, param: &str) -> Option<&'h str> {
     let first = v.split(',').next()?;
     first.split(';').find_map(|kv| {
         let (k, val) = kv.trim().split_once('=')?;
@@ -163,12 +216,15 @@ impl HttpServerSchema {
         if let Some(q) = req.uri.query() {
             a.push(URL_QUERY.kv(truncate(&self.url_redaction.redact_query(q)).into_owned()));
         }
-        let host = forwarded_param(req.headers, "host")
-            .or_else(|| header_str(req.headers, &X_FORWARDED_HOST))
+        let found = AddressHeaders::of(req.headers);
+        let host = found
+            .forwarded
+            .and_then(|f| forwarded_param_of(f, "host"))
+            .or(found.x_forwarded_host)
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
-            .or_else(|| header_str(req.headers, &header::HOST));
+            .or(found.host);
         if let Some(h) = host {
-            let h = h.split(',').next().unwrap_or(h);
+            let h = h.bytes().position(|b| b == b',').map_or(h, |i| &h[..i]);
             let (addr, port) = split_host_port(h);
             if !addr.is_empty() {
                 a.push(SERVER_ADDRESS.kv(host_value(&truncate(addr))));
@@ -178,9 +234,12 @@ impl HttpServerSchema {
             }
         }
         let forwarded_client = if self.trust_forwarded {
-            forwarded_param(req.headers, "for")
+            found
+                .forwarded
+                .and_then(|f| forwarded_param_of(f, "for"))
                 .or_else(|| {
-                    header_str(req.headers, &X_FORWARDED_FOR)
+                    found
+                        .x_forwarded_for
                         .and_then(|v| v.split(',').next())
                         .map(str::trim)
                 })
@@ -202,7 +261,7 @@ impl HttpServerSchema {
         if let Some(v) = protocol_version(req.version) {
             a.push(NETWORK_PROTOCOL_VERSION.kv(v));
         }
-        if let Some(ua) = header_str(req.headers, &header::USER_AGENT) {
+        if let Some(ua) = found.user_agent {
             a.push(USER_AGENT_ORIGINAL.kv(truncate(ua).into_owned()));
         }
         self.request_headers.capture_into(req.headers, a);
@@ -242,6 +301,39 @@ mod tests {
         let purge = Method::from_bytes(b"PURGE").unwrap();
         assert_eq!(span_name(&purge, None), "HTTP");
         assert_eq!(span_name(&purge, Some("/x")), "HTTP /x");
+    }
+
+    #[test]
+    fn address_headers_read_the_same_scanned_or_looked_up() {
+        let mut small = HeaderMap::new();
+        small.append("host", "a.example:8080".parse().unwrap());
+        small.append("host", "second.example".parse().unwrap());
+        small.insert("x-forwarded-host", "b.example".parse().unwrap());
+        small.insert("x-forwarded-for", "10.0.0.9, 10.0.0.1".parse().unwrap());
+        small.insert("forwarded", "host=c.example;for=10.0.0.2".parse().unwrap());
+        small.insert(
+            "user-agent",
+            http::HeaderValue::from_bytes(b"ua \xff").unwrap(),
+        );
+        let mut large = small.clone();
+        for i in 0..13 {
+            large.insert(
+                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                "1".parse().unwrap(),
+            );
+        }
+        for h in [&small, &large] {
+            let a = AddressHeaders::of(h);
+            assert_eq!(
+                a.host,
+                Some("a.example:8080"),
+                "the first line, as `get` gives it"
+            );
+            assert_eq!(a.x_forwarded_host, Some("b.example"));
+            assert_eq!(a.x_forwarded_for, Some("10.0.0.9, 10.0.0.1"));
+            assert_eq!(a.forwarded, Some("host=c.example;for=10.0.0.2"));
+            assert_eq!(a.user_agent, None, "not UTF-8: skipped");
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const MAX_HEADER_LEN: usize = 8192;
 pub struct HeaderExtractor<'a> {
     headers: &'a HeaderMap,
     joined: std::cell::OnceCell<HashMap<&'static str, String>>,
+    /// The W3C fields, found in one pass over a small map at the first look-up.
+    w3c: std::cell::OnceCell<Option<W3cFields<'a>>>,
 }
 
 impl<'a> HeaderExtractor<'a> {
@@ -35,7 +37,66 @@ impl<'a> HeaderExtractor<'a> {
         Self {
             headers,
             joined: std::cell::OnceCell::new(),
+            w3c: std::cell::OnceCell::new(),
         }
+    }
+}
+
+/// A header's first value and whether it came more than once.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen<'a> {
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+}
+
+impl<'a> Seen<'a> {
+    fn note(&mut self, v: &'a HeaderValue) {
+        if self.first.is_some() {
+            self.repeated = true;
+        } else {
+            self.first = Some(v);
+        }
+    }
+}
+
+/// `traceparent`, `tracestate` and `baggage` of a request.
+#[derive(Debug, Clone, Copy, Default)]
+struct W3cFields<'a> {
+    traceparent: Seen<'a>,
+    tracestate: Seen<'a>,
+    baggage: Seen<'a>,
+}
+
+/// Maps up to this many headers are scanned once; larger ones are looked up by name (a scan
+/// costs a few instructions per header, a look-up hashes the name).
+const SCAN_LIMIT: usize = 12;
+
+impl<'a> W3cFields<'a> {
+    fn scan(headers: &'a HeaderMap) -> Option<Self> {
+        if headers.len() > SCAN_LIMIT {
+            return None;
+        }
+        let mut f = Self::default();
+        // dispatch on length and first byte: at most one string comparison per header
+        for (name, value) in headers {
+            let n = name.as_str();
+            match (n.len(), n.as_bytes().first()) {
+                (11, Some(b't')) if n == "traceparent" => f.traceparent.note(value),
+                (10, Some(b't')) if n == "tracestate" => f.tracestate.note(value),
+                (7, Some(b'b')) if n == "baggage" => f.baggage.note(value),
+                _ => {}
+            }
+        }
+        Some(f)
+    }
+
+    fn get(&self, key: &str) -> Option<Seen<'a>> {
+        Some(match key {
+            "traceparent" => self.traceparent,
+            "tracestate" => self.tracestate,
+            "baggage" => self.baggage,
+            _ => return None,
+        })
     }
 }
 
@@ -60,6 +121,18 @@ fn known_name(key: &str) -> Option<&'static HeaderName> {
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
+        let scanned = self
+            .w3c
+            .get_or_init(|| W3cFields::scan(self.headers))
+            .as_ref()
+            .and_then(|f| f.get(key));
+        if let Some(seen) = scanned {
+            if !seen.repeated {
+                let s = seen.first?.to_str().ok()?;
+                return (s.len() <= MAX_HEADER_LEN).then_some(s);
+            }
+            // several lines: the look-up below combines or refuses them
+        }
         let mut all = match known_name(key) {
             Some(name) => self.headers.get_all(name).iter(),
             None => self.headers.get_all(key).iter(),
@@ -276,6 +349,57 @@ mod tests {
         h.append("tracestate", "b=2".parse().unwrap());
         let cx = extract(&h);
         assert_eq!(cx.span().span_context().trace_state().header(), "a=1,b=2");
+    }
+
+    /// `h` with enough other headers that it is looked up by name instead of scanned.
+    fn padded(mut h: HeaderMap) -> HeaderMap {
+        for i in 0..SCAN_LIMIT {
+            h.insert(
+                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("1"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn scanned_and_looked_up_maps_read_the_same() {
+        let single = {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", TP.parse().unwrap());
+            h
+        };
+        let twice = {
+            let mut h = HeaderMap::new();
+            h.append("traceparent", TP.parse().unwrap());
+            h.append("traceparent", TP.parse().unwrap());
+            h
+        };
+        let joined = {
+            let mut h = single.clone();
+            h.append("tracestate", "a=1".parse().unwrap());
+            h.append("tracestate", "b=2".parse().unwrap());
+            h
+        };
+        let non_utf8 = {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", HeaderValue::from_bytes(b"00-\xff").unwrap());
+            h
+        };
+        for (h, valid, state) in [
+            (single, true, ""),
+            (twice, false, ""),
+            (joined, true, "a=1,b=2"),
+            (non_utf8, false, ""),
+        ] {
+            let big = padded(h.clone());
+            assert!(h.len() <= SCAN_LIMIT && big.len() > SCAN_LIMIT);
+            for m in [&h, &big] {
+                let cx = extract(m);
+                assert_eq!(cx.span().span_context().is_valid(), valid, "{m:?}");
+                assert_eq!(cx.span().span_context().trace_state().header(), state);
+            }
+        }
     }
 
     #[test]
