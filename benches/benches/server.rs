@@ -45,9 +45,12 @@ fn ten_attrs_router() -> Router {
         .route(
             "/users/{id}",
             get(|p: axum::extract::Path<u32>| {
-                let attrs: Vec<KeyValue> = (0..10)
-                    .map(|i| KeyValue::new(format!("app.key{i}"), "value"))
-                    .collect();
+                // keys written as literals, as application code writes `tenant.id`
+                const KEYS: [&str; 10] = [
+                    "app.key0", "app.key1", "app.key2", "app.key3", "app.key4", "app.key5",
+                    "app.key6", "app.key7", "app.key8", "app.key9",
+                ];
+                let attrs = KEYS.map(|k| KeyValue::new(k, "value"));
                 handler(p).with_context_attributes(attrs)
             }),
         )
