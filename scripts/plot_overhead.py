@@ -7,14 +7,16 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    ("server: tower-trace, sampled", 2.37, True),
-    ("server: axum-tracing-opentelemetry", 5.66, False),
-    ("server: tower-http TraceLayer + bridge", 6.87, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.24, True),
+    # server: one criterion run with every variant (BENCHMARKS.md, the later full run)
+    ("server: tower-trace, sampled", 2.08, True),
+    ("server: axum-tracing-opentelemetry", 9.14, False),
+    ("server: tower-http TraceLayer + bridge", 13.07, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.89, True),
     ("SQL (PostgreSQL): sqlx-trace", 1.71, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    ("Redis GET: redis-trace", 1.56, True),
-    ("HTTP client: reqwest-trace", 1.96, True),
+    # Redis and client: the interleaved runner, medians of the latest runs
+    ("Redis GET: redis-trace", 1.94, True),
+    ("HTTP client: reqwest-trace", 1.71, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
