@@ -73,6 +73,25 @@ pub fn start(tracer: &Tracer, target: &DbTarget, op: &DbOperation, parent: &Cont
 /// renderer) runs only when the span will record: a statement that is not sampled is never taken
 /// apart. `namespace` replaces the target's `db.namespace` when given (a Redis connection's
 /// current database).
+///
+/// ```
+/// use opentelemetry::trace::Span as _;
+/// use trace_core::db::{start_with, DbOperation, DbTarget};
+/// use trace_core::tracer::Tracer;
+///
+/// let tracer = Tracer::new("my-db-client");
+/// let target = DbTarget { system: "redis", ..Default::default() };
+/// let mut span = start_with(&tracer, &target, Some("0".into()), &opentelemetry::Context::current(), || {
+///     // runs only for a span that records
+///     DbOperation {
+///         name: "GET".into(),
+///         operation: Some("GET".into()),
+///         query_text: Some("GET user:?".into()),
+///         ..Default::default()
+///     }
+/// });
+/// span.end();
+/// ```
 pub fn start_with(
     tracer: &Tracer,
     target: &DbTarget,
