@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use http::{Method, Version};
+use http::{HeaderMap, HeaderValue, Method, Version};
 use opentelemetry::StringValue;
 
 use crate::intern::route_name;
@@ -187,6 +187,55 @@ pub fn scheme_value(s: &str) -> StringValue {
         "https" => StringValue::from("https"),
         other => StringValue::from(other.to_owned()),
     }
+}
+
+/// A header's first value and whether it came more than once.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seen<'h> {
+    pub(crate) first: Option<&'h HeaderValue>,
+    pub(crate) repeated: bool,
+}
+
+/// Header maps up to this size are scanned once by [`scan_headers`]; larger ones are looked up
+/// by name (a scan costs a few instructions per header, a look-up hashes the name).
+pub(crate) const SCAN_LIMIT: usize = 12;
+
+/// Finds `names` (lower case) in one pass over `headers`: each one's first value and whether it
+/// came more than once, in the order of `names`. `None` when the map holds more than
+/// [`SCAN_LIMIT`] values: look those names up instead.
+pub(crate) fn scan_headers<'h, const N: usize>(
+    headers: &'h HeaderMap,
+    names: [&str; N],
+) -> Option<[Seen<'h>; N]> {
+    if headers.len() > SCAN_LIMIT {
+        return None;
+    }
+    let mut found = [Seen::default(); N];
+    for (name, value) in headers {
+        let n = name.as_str();
+        // the length first: most headers are none of these and cost no string comparison
+        if let Some(i) = names.iter().position(|w| w.len() == n.len() && *w == n) {
+            let seen = &mut found[i];
+            if seen.first.is_some() {
+                seen.repeated = true;
+            } else {
+                seen.first = Some(value);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// `h` with enough other headers that [`scan_headers`] declines it (tests of both paths).
+#[cfg(test)]
+pub(crate) fn padded_headers(mut h: HeaderMap) -> HeaderMap {
+    for i in 0..SCAN_LIMIT {
+        h.insert(
+            http::HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+            HeaderValue::from_static("1"),
+        );
+    }
+    h
 }
 
 #[cfg(test)]

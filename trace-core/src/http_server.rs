@@ -16,7 +16,8 @@ use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::attributes::*;
 use crate::http_common::{
-    default_port, name_for, normalize_method, protocol_version, scheme_value, split_host_port,
+    default_port, name_for, normalize_method, protocol_version, scan_headers, scheme_value,
+    split_host_port, Seen,
 };
 use crate::intern::{host_value, ip_value, route_value};
 use crate::limits::truncate;
@@ -94,38 +95,30 @@ struct AddressHeaders<'h> {
 
 impl<'h> AddressHeaders<'h> {
     fn of(headers: &'h HeaderMap) -> Self {
-        fn first<'h>(slot: &mut Option<Option<&'h str>>, v: &'h http::HeaderValue) {
-            // the first line decides, as `get` does (a non-UTF-8 first line gives none)
-            slot.get_or_insert_with(|| v.to_str().ok());
-        }
-        if headers.len() > 12 {
-            return Self {
+        const NAMES: [&str; 5] = [
+            "forwarded",
+            "x-forwarded-host",
+            "x-forwarded-for",
+            "host",
+            "user-agent",
+        ];
+        // the first line decides, as `get` does (a non-UTF-8 first line gives none)
+        let text = |s: &Seen<'h>| s.first.and_then(|v| v.to_str().ok());
+        match scan_headers(headers, NAMES) {
+            Some([fw, xfh, xff, host, ua]) => Self {
+                forwarded: text(&fw),
+                x_forwarded_host: text(&xfh),
+                x_forwarded_for: text(&xff),
+                host: text(&host),
+                user_agent: text(&ua),
+            },
+            None => Self {
                 forwarded: header_str(headers, &header::FORWARDED),
                 x_forwarded_host: header_str(headers, &X_FORWARDED_HOST),
                 x_forwarded_for: header_str(headers, &X_FORWARDED_FOR),
                 host: header_str(headers, &header::HOST),
                 user_agent: header_str(headers, &header::USER_AGENT),
-            };
-        }
-        let (mut fw, mut xfh, mut xff, mut host, mut ua) = (None, None, None, None, None);
-        // dispatch on length and first byte: at most one string comparison per header
-        for (name, value) in headers {
-            let n = name.as_str();
-            match (n.len(), n.as_bytes().first()) {
-                (4, Some(b'h')) if n == "host" => first(&mut host, value),
-                (10, Some(b'u')) if n == "user-agent" => first(&mut ua, value),
-                (9, Some(b'f')) if n == "forwarded" => first(&mut fw, value),
-                (16, Some(b'x')) if n == "x-forwarded-host" => first(&mut xfh, value),
-                (15, Some(b'x')) if n == "x-forwarded-for" => first(&mut xff, value),
-                _ => {}
-            }
-        }
-        Self {
-            forwarded: fw.flatten(),
-            x_forwarded_host: xfh.flatten(),
-            x_forwarded_for: xff.flatten(),
-            host: host.flatten(),
-            user_agent: ua.flatten(),
+            },
         }
     }
 }
@@ -315,13 +308,8 @@ mod tests {
             "user-agent",
             http::HeaderValue::from_bytes(b"ua \xff").unwrap(),
         );
-        let mut large = small.clone();
-        for i in 0..13 {
-            large.insert(
-                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
-                "1".parse().unwrap(),
-            );
-        }
+        let large = crate::http_common::padded_headers(small.clone());
+        assert!(scan_headers(&large, ["host"]).is_none());
         for h in [&small, &large] {
             let a = AddressHeaders::of(h);
             assert_eq!(

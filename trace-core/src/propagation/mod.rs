@@ -16,6 +16,8 @@ pub use w3c::{format_traceparent, parse_traceparent, parse_tracestate, W3CTraceC
 use std::collections::HashMap;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::http_common::{scan_headers, Seen};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::{global, Context};
 
@@ -42,62 +44,12 @@ impl<'a> HeaderExtractor<'a> {
     }
 }
 
-/// A header's first value and whether it came more than once.
-#[derive(Debug, Clone, Copy, Default)]
-struct Seen<'a> {
-    first: Option<&'a HeaderValue>,
-    repeated: bool,
-}
+/// `traceparent`, `tracestate` and `baggage` of a request, in that order.
+const W3C_FIELDS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+type W3cFields<'a> = [Seen<'a>; 3];
 
-impl<'a> Seen<'a> {
-    fn note(&mut self, v: &'a HeaderValue) {
-        if self.first.is_some() {
-            self.repeated = true;
-        } else {
-            self.first = Some(v);
-        }
-    }
-}
-
-/// `traceparent`, `tracestate` and `baggage` of a request.
-#[derive(Debug, Clone, Copy, Default)]
-struct W3cFields<'a> {
-    traceparent: Seen<'a>,
-    tracestate: Seen<'a>,
-    baggage: Seen<'a>,
-}
-
-/// Maps up to this many headers are scanned once; larger ones are looked up by name (a scan
-/// costs a few instructions per header, a look-up hashes the name).
-const SCAN_LIMIT: usize = 12;
-
-impl<'a> W3cFields<'a> {
-    fn scan(headers: &'a HeaderMap) -> Option<Self> {
-        if headers.len() > SCAN_LIMIT {
-            return None;
-        }
-        let mut f = Self::default();
-        // dispatch on length and first byte: at most one string comparison per header
-        for (name, value) in headers {
-            let n = name.as_str();
-            match (n.len(), n.as_bytes().first()) {
-                (11, Some(b't')) if n == "traceparent" => f.traceparent.note(value),
-                (10, Some(b't')) if n == "tracestate" => f.tracestate.note(value),
-                (7, Some(b'b')) if n == "baggage" => f.baggage.note(value),
-                _ => {}
-            }
-        }
-        Some(f)
-    }
-
-    fn get(&self, key: &str) -> Option<Seen<'a>> {
-        Some(match key {
-            "traceparent" => self.traceparent,
-            "tracestate" => self.tracestate,
-            "baggage" => self.baggage,
-            _ => return None,
-        })
-    }
+fn w3c_field<'a>(f: &W3cFields<'a>, key: &str) -> Option<Seen<'a>> {
+    W3C_FIELDS.iter().position(|n| *n == key).map(|i| f[i])
 }
 
 const JOINED: [&str; 2] = ["tracestate", "baggage"];
@@ -134,9 +86,9 @@ impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         let scanned = self
             .w3c
-            .get_or_init(|| W3cFields::scan(self.headers))
+            .get_or_init(|| scan_headers(self.headers, W3C_FIELDS))
             .as_ref()
-            .and_then(|f| f.get(key));
+            .and_then(|f| w3c_field(f, key));
         if let Some(seen) = scanned {
             if !seen.repeated {
                 let s = header_text(seen.first?)?;
@@ -362,17 +314,6 @@ mod tests {
         assert_eq!(cx.span().span_context().trace_state().header(), "a=1,b=2");
     }
 
-    /// `h` with enough other headers that it is looked up by name instead of scanned.
-    fn padded(mut h: HeaderMap) -> HeaderMap {
-        for i in 0..SCAN_LIMIT {
-            h.insert(
-                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
-                HeaderValue::from_static("1"),
-            );
-        }
-        h
-    }
-
     #[test]
     fn scanned_and_looked_up_maps_read_the_same() {
         let single = {
@@ -403,8 +344,10 @@ mod tests {
             (joined, true, "a=1,b=2"),
             (non_utf8, false, ""),
         ] {
-            let big = padded(h.clone());
-            assert!(h.len() <= SCAN_LIMIT && big.len() > SCAN_LIMIT);
+            let big = crate::http_common::padded_headers(h.clone());
+            assert!(
+                scan_headers(&h, W3C_FIELDS).is_some() && scan_headers(&big, W3C_FIELDS).is_none()
+            );
             for m in [&h, &big] {
                 let cx = extract(m);
                 assert_eq!(cx.span().span_context().is_valid(), valid, "{m:?}");
