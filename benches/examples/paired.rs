@@ -57,162 +57,7 @@ async fn main() {
     // Both sides run in a spawned task, as a request handler's calls do (PAIRED_INLINE=1: in the
     // runtime's main future instead).
     let inline = std::env::var_os("PAIRED_INLINE").is_some();
-    let case2 = case.clone();
-    let run = async move {
-        let case = case2;
-        match case.as_str() {
-            "postgres" => {
-                let pool = sqlx::pool::PoolOptions::<sqlx::Postgres>::new()
-                    .max_connections(1)
-                    .connect("postgres://postgres@127.0.0.1:5432/trace_bench")
-                    .await
-                    .expect("database trace_bench (run the sql benchmark once)");
-                let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
-                const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
-                paired!(
-                    rounds,
-                    || {
-                        let p = pool.clone();
-                        async move {
-                            let _: (i32, String, String) =
-                                sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
-                        }
-                    },
-                    || {
-                        let p = traced_pool.clone();
-                        async move {
-                            let _: (i32, String, String) =
-                                sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
-                        }
-                    }
-                )
-            }
-            "sqlite" => {
-                let pool = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
-                    .max_connections(1)
-                    .connect("sqlite::memory:")
-                    .await
-                    .unwrap();
-                sqlx::query("CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT, email TEXT)")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlx::query("INSERT INTO u VALUES (1, 'ada', 'ada@example.com')")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
-                const Q: &str = "SELECT id, name, email FROM u WHERE id = ?";
-                paired!(
-                    rounds,
-                    || {
-                        let p = pool.clone();
-                        async move {
-                            let _: (i64, String, String) =
-                                sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
-                        }
-                    },
-                    || {
-                        let p = traced_pool.clone();
-                        async move {
-                            let _: (i64, String, String) =
-                                sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
-                        }
-                    }
-                )
-            }
-            "redis" | "redis-unsampled" | "redis-aa" => {
-                let unsampled = case == "redis-unsampled";
-                // bare against bare: the bias of the method itself
-                let aa = case == "redis-aa";
-                // REDIS_AA_CONTEXT=1: the bare side of redis-aa runs under an unsampled parent too
-                let aa_cx = std::env::var_os("REDIS_AA_CONTEXT").is_some();
-                let client = redis::Client::open("redis://127.0.0.1:6379/6").unwrap();
-                let con = client.get_multiplexed_async_connection().await.unwrap();
-                let traced =
-                    redis_trace::TracedConnection::new(con.clone()).with_address_of(&client);
-                paired!(
-                    rounds,
-                    || {
-                        let mut c = con.clone();
-                        async move {
-                            let _: Option<String> = c.get("trace_bench:key").await.unwrap();
-                        }
-                    },
-                    || {
-                        let mut c = traced.clone();
-                        let mut b = con.clone();
-                        async move {
-                            if aa {
-                                let get = async {
-                                    let _: Option<String> = b.get("trace_bench:key").await.unwrap();
-                                };
-                                if aa_cx {
-                                    get.with_context(benches::unsampled_parent()).await
-                                } else {
-                                    get.await
-                                }
-                                return;
-                            }
-                            let get = async {
-                                let _: Option<String> = c.get("trace_bench:key").await.unwrap();
-                            };
-                            if unsampled {
-                                get.with_context(benches::unsampled_parent()).await
-                            } else {
-                                get.await
-                            }
-                        }
-                    }
-                )
-            }
-            "client" | "client-remote" | "client-aa" => {
-                // client-remote: the server runs on its own thread and runtime, as another
-                // service would (in "client" one thread runs both sides, so the server's parsing
-                // of the injected headers is charged to the client). client-aa: empty stack on
-                // both sides, the runner's own bias.
-                let url = if case == "client" {
-                    benches::users_server().await
-                } else {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    std::thread::spawn(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .unwrap();
-                        rt.block_on(async move {
-                            tx.send(benches::users_server().await).unwrap();
-                            std::future::pending::<()>().await;
-                        });
-                    });
-                    rx.recv().unwrap()
-                };
-                let aa = case == "client-aa";
-                let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
-                let mut traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
-                if !aa {
-                    traced = traced.with(reqwest_trace::TracingMiddleware::new());
-                }
-                let traced = traced.build();
-                paired!(
-                    rounds,
-                    || {
-                        let (c, u) = (empty.clone(), url.clone());
-                        async move {
-                            c.get(&u).send().await.unwrap().bytes().await.unwrap();
-                        }
-                    },
-                    || {
-                        let (c, u) = (traced.clone(), url.clone());
-                        async move {
-                            c.get(&u).send().await.unwrap().bytes().await.unwrap();
-                        }
-                    }
-                )
-            }
-            other => panic!("unknown case {other}"),
-        }
-    };
+    let run = measure(case.clone(), rounds);
     let (bare, traced, ratio) = if inline {
         run.await
     } else {
@@ -222,4 +67,154 @@ async fn main() {
         "{case}: bare {bare:.2} us, traced {traced:.2} us, median ratio {ratio:.4} ({:+.2}%), {rounds} rounds of {BLOCK}",
         (ratio - 1.0) * 100.0
     );
+}
+
+/// The bare and traced medians (us) and the median ratio for one case.
+async fn measure(case: String, rounds: usize) -> (f64, f64, f64) {
+    match case.as_str() {
+        "postgres" => {
+            let pool = sqlx::pool::PoolOptions::<sqlx::Postgres>::new()
+                .max_connections(1)
+                .connect("postgres://postgres@127.0.0.1:5432/trace_bench")
+                .await
+                .expect("database trace_bench (run the sql benchmark once)");
+            let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
+            const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
+            paired!(
+                rounds,
+                || {
+                    let p = pool.clone();
+                    async move {
+                        let _: (i32, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                },
+                || {
+                    let p = traced_pool.clone();
+                    async move {
+                        let _: (i32, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                }
+            )
+        }
+        "sqlite" => {
+            let pool = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
+                .max_connections(1)
+                .connect("sqlite::memory:")
+                .await
+                .unwrap();
+            sqlx::query("CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT, email TEXT)")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO u VALUES (1, 'ada', 'ada@example.com')")
+                .execute(&pool)
+                .await
+                .unwrap();
+            let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
+            const Q: &str = "SELECT id, name, email FROM u WHERE id = ?";
+            paired!(
+                rounds,
+                || {
+                    let p = pool.clone();
+                    async move {
+                        let _: (i64, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                },
+                || {
+                    let p = traced_pool.clone();
+                    async move {
+                        let _: (i64, String, String) =
+                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
+                    }
+                }
+            )
+        }
+        "redis" | "redis-unsampled" | "redis-aa" => {
+            let unsampled = case == "redis-unsampled";
+            // bare against bare: the bias of the method itself
+            let aa = case == "redis-aa";
+            // REDIS_AA_CONTEXT=1: the bare side of redis-aa runs under an unsampled parent too
+            let aa_cx = std::env::var_os("REDIS_AA_CONTEXT").is_some();
+            let client = redis::Client::open("redis://127.0.0.1:6379/6").unwrap();
+            let con = client.get_multiplexed_async_connection().await.unwrap();
+            let traced = redis_trace::TracedConnection::new(con.clone()).with_address_of(&client);
+            const KEY: &str = "trace_bench:key";
+            let under_unsampled_parent = unsampled || (aa && aa_cx);
+            paired!(
+                rounds,
+                || {
+                    let mut c = con.clone();
+                    async move {
+                        let _: Option<String> = c.get(KEY).await.unwrap();
+                    }
+                },
+                || {
+                    let (mut t, mut b) = (traced.clone(), con.clone());
+                    async move {
+                        let get = async move {
+                            let v: redis::RedisResult<Option<String>> = if aa {
+                                b.get(KEY).await
+                            } else {
+                                t.get(KEY).await
+                            };
+                            v.unwrap();
+                        };
+                        if under_unsampled_parent {
+                            get.with_context(benches::unsampled_parent()).await
+                        } else {
+                            get.await
+                        }
+                    }
+                }
+            )
+        }
+        "client" | "client-remote" | "client-aa" => {
+            // client-remote: the server runs on its own thread and runtime, as another
+            // service would (in "client" one thread runs both sides, so the server's parsing
+            // of the injected headers is charged to the client). client-aa: empty stack on
+            // both sides, the runner's own bias.
+            let url = if case == "client" {
+                benches::users_server().await
+            } else {
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async move {
+                        tx.send(benches::users_server().await).unwrap();
+                        std::future::pending::<()>().await;
+                    });
+                });
+                rx.recv().unwrap()
+            };
+            let aa = case == "client-aa";
+            let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+            let mut traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
+            if !aa {
+                traced = traced.with(reqwest_trace::TracingMiddleware::new());
+            }
+            let traced = traced.build();
+            paired!(
+                rounds,
+                || {
+                    let (c, u) = (empty.clone(), url.clone());
+                    async move {
+                        c.get(&u).send().await.unwrap().bytes().await.unwrap();
+                    }
+                },
+                || {
+                    let (c, u) = (traced.clone(), url.clone());
+                    async move {
+                        c.get(&u).send().await.unwrap().bytes().await.unwrap();
+                    }
+                }
+            )
+        }
+        other => panic!("unknown case {other}"),
+    }
 }
