@@ -5,7 +5,8 @@
 //! `valgrind --tool=callgrind target/release/examples/server_profile sampled 20000`
 //! Variants: bare, bare-tp (with a `traceparent`), bare-layer, bare-layer-tp (a pass-through
 //! layer), sampled, unsampled (`traceparent` flag 00), ratio0 (sampler `traceidratio` 0, no
-//! caller), otel-axum.
+//! caller), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
+//! route with a `traceparent`).
 
 use axum::body::Body;
 use axum::routing::get;
@@ -40,6 +41,16 @@ async fn main() {
         "sampled" => (base.layer(tower_trace::TraceLayer::new()), None),
         "unsampled" => (
             base.layer(tower_trace::TraceLayer::new()),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        ),
+        // the caller's flag 00 without the `x-trace-id` response header
+        "unsampled-noid" => (
+            base.layer(tower_trace::TraceLayer::new().without_trace_id_header()),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        ),
+        // an excluded route: the caller's context extracted and attached, no span, no header
+        "excluded-tp" => (
+            base.layer(tower_trace::TraceLayer::new().exclude("/users/{id}")),
             Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
         ),
         // a tracer whose sampler keeps nothing (`traceidratio` 0), no caller

@@ -73,12 +73,17 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let (public, req) = match &config.public {
-            Public::No => (false, req),
-            Public::Always => (true, req),
-            Public::When(f) => decide_public(f, req),
+        // (the request moves only when a predicate must see its parts)
+        let public = match &config.public {
+            Public::No => false,
+            Public::Always => true,
+            Public::When(f) => {
+                let (public, r) = decide_public(f, req);
+                req = r;
+                public
+            }
         };
         let remote = extract_from_headers(req.headers());
         let key = route(&req).unwrap_or_else(|| req.uri().path());

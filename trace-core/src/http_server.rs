@@ -19,7 +19,7 @@ use crate::http_common::{
     default_port, name_for, normalize_method, protocol_version, scan_headers, scheme_value,
     split_host_port, Seen,
 };
-use crate::intern::{host_value, ip_value, route_value};
+use crate::intern::{host_value, ip_value, route_value, user_agent_value};
 use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 use crate::tracer::{SpanHandle, Tracer};
@@ -255,7 +255,7 @@ impl HttpServerSchema {
             a.push(NETWORK_PROTOCOL_VERSION.kv(v));
         }
         if let Some(ua) = found.user_agent {
-            a.push(USER_AGENT_ORIGINAL.kv(truncate(ua).into_owned()));
+            a.push(USER_AGENT_ORIGINAL.kv(user_agent_value(&truncate(ua))));
         }
         self.request_headers.capture_into(req.headers, a);
         a.extend_from_slice(crate::context_attributes::of(parent));

@@ -1,7 +1,8 @@
-//! Interned strings for low-cardinality values (route templates, span names, host names), so a
-//! request does not allocate them again. Each table is bounded: past its capacity, values are
-//! simply allocated per use, so hostile input cannot grow memory.
+//! Interned strings for low-cardinality values (route templates, span names, host names, user
+//! agents), so a request does not allocate them again. Each table is bounded: past its capacity,
+//! values are simply allocated per use, so hostile input cannot grow memory.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
 
@@ -79,6 +80,9 @@ impl Interner {
 pub static ROUTES: LazyLock<Interner> = LazyLock::new(|| Interner::new(8192));
 /// Host names and other small sets of request values.
 pub static HOSTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
+/// `User-Agent` values: a service sees few distinct clients, each many times. Bounded like the
+/// others, so a client sending a new value with every request only fills it once.
+pub static USER_AGENTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
 
 /// A small stack buffer for formatting short values without allocating.
 pub struct StackStr<const N: usize> {
@@ -175,11 +179,9 @@ mod tests {
     }
 }
 
-/// A per-thread, direct-mapped cache in front of an [`Interner`]: a hit costs a string compare
-/// instead of a lock and a hash lookup.
-struct Cache<const N: usize> {
-    slots: [Option<(&'static str, &'static str)>; N],
-}
+/// A per-thread, direct-mapped cache in front of an [`Interner`]: a hit costs one string compare
+/// instead of a lock and a hash lookup. A slot holds the interned value itself.
+type Cache<const N: usize> = [Cell<Option<&'static str>>; N];
 
 fn slot<const N: usize>(a: &str, b: &str) -> usize {
     let bytes = a.as_bytes();
@@ -192,42 +194,51 @@ fn slot<const N: usize>(a: &str, b: &str) -> usize {
 }
 
 thread_local! {
-    static NAMES: std::cell::RefCell<Cache<32>> = const { std::cell::RefCell::new(Cache { slots: [None; 32] }) };
-    static ROUTE_VALUES: std::cell::RefCell<Cache<32>> = const { std::cell::RefCell::new(Cache { slots: [None; 32] }) };
-    static HOST_VALUES: std::cell::RefCell<Cache<16>> = const { std::cell::RefCell::new(Cache { slots: [None; 16] }) };
+    static NAMES: Cache<32> = const { [const { Cell::new(None) }; 32] };
+    static ROUTE_VALUES: Cache<32> = const { [const { Cell::new(None) }; 32] };
+    static HOST_VALUES: Cache<16> = const { [const { Cell::new(None) }; 16] };
+    static AGENT_VALUES: Cache<16> = const { [const { Cell::new(None) }; 16] };
 }
 
+/// The cached value in `key`'s slot when `is` accepts it, else `make()`'s, then cached.
 fn cached<const N: usize>(
-    cache: &'static std::thread::LocalKey<std::cell::RefCell<Cache<N>>>,
+    cache: &'static std::thread::LocalKey<Cache<N>>,
     key: &str,
     tag: &str,
+    is: impl Fn(&str) -> bool,
     make: impl FnOnce() -> Option<&'static str>,
 ) -> Option<&'static str> {
     let i = slot::<N>(key, tag);
-    let hit = cache.with(|c| match c.borrow().slots[i] {
-        Some((k, v))
-            if k.len() == key.len() + tag.len() + 1 && k.starts_with(tag) && k.ends_with(key) =>
-        {
-            Some(v)
-        }
-        _ => None,
-    });
+    let hit = cache.with(|c| c[i].get().filter(|v| is(v)));
     if hit.is_some() {
         return hit;
     }
     let v = make()?;
-    let mut k = String::with_capacity(tag.len() + 1 + key.len());
-    k.push_str(tag);
-    k.push(' ');
-    k.push_str(key);
-    let k = ROUTES.get(&k)?;
-    cache.with(|c| c.borrow_mut().slots[i] = Some((k, v)));
+    cache.with(|c| c[i].set(Some(v)));
     Some(v)
+}
+
+/// `s` as an interned value through the per-thread `cache` and the shared `table`.
+fn value_of<const N: usize>(
+    cache: &'static std::thread::LocalKey<Cache<N>>,
+    table: &Interner,
+    s: &str,
+) -> StringValue {
+    match cached(cache, s, "", |v| v == s, || table.get(s)) {
+        Some(v) => StringValue::from(v),
+        None => StringValue::from(s.to_owned()),
+    }
 }
 
 /// The interned span name `{method} {route}`.
 pub fn route_name(method: &str, route: &str) -> Option<&'static str> {
-    cached(&NAMES, route, method, || {
+    let is = |name: &str| {
+        name.len() == method.len() + 1 + route.len()
+            && name.as_bytes()[method.len()] == b' '
+            && name.starts_with(method)
+            && name.ends_with(route)
+    };
+    cached(&NAMES, route, method, is, || {
         let mut key = StackStr::<256>::default();
         std::fmt::Write::write_fmt(&mut key, format_args!("{method} {route}")).ok()?;
         ROUTES.get(key.as_str())
@@ -236,18 +247,17 @@ pub fn route_name(method: &str, route: &str) -> Option<&'static str> {
 
 /// `route` as an interned string value.
 pub fn route_value(route: &str) -> StringValue {
-    match cached(&ROUTE_VALUES, route, "r", || ROUTES.get(route)) {
-        Some(v) => StringValue::from(v),
-        None => StringValue::from(route.to_owned()),
-    }
+    value_of(&ROUTE_VALUES, &ROUTES, route)
 }
 
 /// A host name as an interned string value (bounded table; owned copy past it).
 pub fn host_value(host: &str) -> StringValue {
-    match cached(&HOST_VALUES, host, "h", || HOSTS.get(host)) {
-        Some(v) => StringValue::from(v),
-        None => StringValue::from(host.to_owned()),
-    }
+    value_of(&HOST_VALUES, &HOSTS, host)
+}
+
+/// A `User-Agent` value as an interned string value (bounded table; owned copy past it).
+pub fn user_agent_value(agent: &str) -> StringValue {
+    value_of(&AGENT_VALUES, &USER_AGENTS, agent)
 }
 
 /// An IP address as a string value, formatted without the `fmt` machinery for IPv4.
@@ -293,7 +303,22 @@ mod cache_tests {
             assert_eq!(route_name("POST", &r).unwrap(), format!("POST {r}"));
             assert_eq!(route_value(&r).as_str(), r);
         }
+        // the same slot, alternately: each look-up checks the cached value, not just the slot
+        for _ in 0..3 {
+            assert_eq!(route_name("GET", "/ab").unwrap(), "GET /ab");
+            assert_eq!(route_name("PUT", "/ab").unwrap(), "PUT /ab");
+            assert_eq!(route_value("/xa").as_str(), "/xa");
+            assert_eq!(route_value("/ya").as_str(), "/ya");
+        }
         assert_eq!(host_value("a.example").as_str(), "a.example");
+        for i in 0..300 {
+            let ua = format!("agent/{i}");
+            assert_eq!(
+                user_agent_value(&ua).as_str(),
+                ua,
+                "past the table's bound too"
+            );
+        }
         assert_eq!(
             ip_value("10.0.200.7".parse().unwrap()).as_str(),
             "10.0.200.7"

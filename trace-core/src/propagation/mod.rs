@@ -49,7 +49,14 @@ const W3C_FIELDS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
 type W3cFields<'a> = [Seen<'a>; 3];
 
 fn w3c_field<'a>(f: &W3cFields<'a>, key: &str) -> Option<Seen<'a>> {
-    W3C_FIELDS.iter().position(|n| *n == key).map(|i| f[i])
+    // by length first: one comparison per key
+    let i = match key.len() {
+        11 if key == W3C_FIELDS[0] => 0,
+        10 if key == W3C_FIELDS[1] => 1,
+        7 if key == W3C_FIELDS[2] => 2,
+        _ => return None,
+    };
+    Some(f[i])
 }
 
 const JOINED: [&str; 2] = ["tracestate", "baggage"];
@@ -79,6 +86,25 @@ fn header_text(v: &HeaderValue) -> Option<&str> {
         std::str::from_utf8(b).ok()
     } else {
         None
+    }
+}
+
+impl HeaderExtractor<'_> {
+    /// True when the map is known to hold none of `fields`: every field is a W3C one (the
+    /// default `tracecontext,baggage` propagators) and the one-pass scan found none of them.
+    /// False whenever that is not known, so any other propagator reads the map as usual.
+    fn carries_none_of(
+        &self,
+        mut fields: opentelemetry::propagation::text_map_propagator::FieldIter<'_>,
+    ) -> bool {
+        let Some(found) = self
+            .w3c
+            .get_or_init(|| scan_headers(self.headers, W3C_FIELDS))
+            .as_ref()
+        else {
+            return false;
+        };
+        fields.all(|f| w3c_field(found, f).is_some_and(|seen| seen.first.is_none()))
     }
 }
 
@@ -195,9 +221,13 @@ pub fn default_propagator() -> opentelemetry::propagation::TextMapCompositePropa
 /// );
 /// ```
 pub fn extract_from_headers(headers: &HeaderMap) -> Context {
-    let base = Context::new();
+    let extractor = HeaderExtractor::new(headers);
     global::get_text_map_propagator(|p| {
-        p.extract_with_context(&base, &HeaderExtractor::new(headers))
+        if extractor.carries_none_of(p.fields()) {
+            // nothing to read (a request from outside the traced system): no propagator runs
+            return Context::new();
+        }
+        p.extract_with_context(&Context::new(), &extractor)
     })
 }
 
@@ -273,6 +303,31 @@ mod tests {
     fn extract(h: &HeaderMap) -> Context {
         TraceContextPropagator::new()
             .extract_with_context(&Context::new(), &HeaderExtractor::new(h))
+    }
+
+    #[test]
+    fn propagators_are_skipped_only_when_the_map_surely_has_none_of_their_fields() {
+        let default = default_propagator();
+        let b3 = B3Propagator::new(B3Encoding::Multiple);
+        let none = |h: &HeaderMap, p: &dyn TextMapPropagator| {
+            HeaderExtractor::new(h).carries_none_of(p.fields())
+        };
+        let mut h = HeaderMap::new();
+        h.insert("user-agent", "x".parse().unwrap());
+        assert!(none(&h, &default));
+        assert!(!none(&h, &b3), "fields outside the W3C set: not known");
+        assert!(!none(
+            &crate::http_common::padded_headers(h.clone()),
+            &default
+        ));
+        for field in W3C_FIELDS {
+            let mut with = h.clone();
+            with.insert(field, "a=1".parse().unwrap());
+            assert!(!none(&with, &default), "{field}");
+        }
+        let mut only_baggage = HeaderMap::new();
+        only_baggage.insert("baggage", "user.id=7".parse().unwrap());
+        assert!(none(&only_baggage, &TraceContextPropagator::new()));
     }
 
     #[test]

@@ -55,6 +55,41 @@ fn decode_hex(s: &[u8], out: &mut [u8]) -> bool {
     bad == 0
 }
 
+/// Decodes eight lower-case hex digits at once (the value they spell); `None` on any other
+/// character. The same rule as [`decode_hex`], a word at a time: the ids are 48 of the 55
+/// characters of every `traceparent`.
+#[inline(always)]
+fn hex8(chars: [u8; 8]) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(chars);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // per byte (all below 0x80 now): high bit set where the byte is >= k; no borrow crosses bytes
+    let at_least = |k: u64| ((x | HIGH) - k * ONES) & HIGH;
+    let digit = at_least(0x30) & !at_least(0x3a);
+    let letter = at_least(0x61) & !at_least(0x67);
+    if digit | letter != HIGH {
+        return None;
+    }
+    // each byte's value: its low nibble, plus 9 for a letter
+    let nibbles = (x & (0x0f * ONES)) + (letter >> 7) * 9;
+    // pair the nibbles (first character high), then gather the four bytes
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let bytes = (quads | (quads >> 16)) as u32;
+    Some(bytes.swap_bytes())
+}
+
+/// The eight characters of `head` from `at` (a constant offset below 48: one load).
+#[inline(always)]
+fn word(head: &[u8; 55], at: usize) -> [u8; 8] {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&head[at..at + 8]);
+    w
+}
+
 /// Parses a `traceparent` value into its trace id, parent id and flags.
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     let mut v = value.as_bytes();
@@ -68,25 +103,25 @@ pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
         return None;
     }
     let mut version = [0u8; 1];
-    let mut trace = [0u8; 16];
-    let mut span = [0u8; 8];
     let mut flags = [0u8; 1];
-    if !(decode_hex(&v[0..2], &mut version)
-        && decode_hex(&v[3..35], &mut trace)
-        && decode_hex(&v[36..52], &mut span)
-        && decode_hex(&v[53..55], &mut flags))
-    {
+    if !(decode_hex(&v[0..2], &mut version) && decode_hex(&v[53..55], &mut flags)) {
         return None;
     }
+    let head: &[u8; 55] = v[..55].try_into().ok()?;
+    let trace = (u128::from(hex8(word(head, 3))?) << 96)
+        | (u128::from(hex8(word(head, 11))?) << 64)
+        | (u128::from(hex8(word(head, 19))?) << 32)
+        | u128::from(hex8(word(head, 27))?);
+    let span = (u64::from(hex8(word(head, 36))?) << 32) | u64::from(hex8(word(head, 44))?);
     if version[0] == 0xff || (version[0] == 0 && v.len() != 55) || (v.len() > 55 && v[55] != b'-') {
         return None;
     }
-    if trace == [0; 16] || span == [0; 8] {
+    if trace == 0 || span == 0 {
         return None;
     }
     Some((
-        TraceId::from_bytes(trace),
-        SpanId::from_bytes(span),
+        TraceId::from_bytes(trace.to_be_bytes()),
+        SpanId::from_bytes(span.to_be_bytes()),
         TraceFlags::new(flags[0]) & TraceFlags::SAMPLED,
     ))
 }
@@ -198,6 +233,39 @@ mod tests {
     use super::*;
 
     const OK: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn by_table(chars: [u8; 8]) -> Option<u32> {
+        let mut out = [0u8; 4];
+        decode_hex(&chars, &mut out).then(|| u32::from_be_bytes(out))
+    }
+
+    #[test]
+    fn word_decoding_agrees_with_the_table_for_every_byte_in_every_place() {
+        for base in [*b"00000000", *b"9af01b2e", *b"ffffffff", *b"a0a0a0a0"] {
+            assert!(hex8(base).is_some());
+            for at in 0..8 {
+                for b in 0..=255u8 {
+                    let mut chars = base;
+                    chars[at] = b;
+                    assert_eq!(hex8(chars), by_table(chars), "{chars:?}");
+                }
+            }
+        }
+        // every pair of neighbouring bytes (carries and borrows between lanes)
+        for at in 0..7 {
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let mut chars = *b"5c5c5c5c";
+                    chars[at] = a;
+                    chars[at + 1] = b;
+                    assert_eq!(hex8(chars), by_table(chars), "{chars:?}");
+                }
+            }
+        }
+        assert_eq!(hex8(*b"deadbeef"), Some(0xdead_beef));
+        assert_eq!(hex8(*b"0123abcd"), Some(0x0123_abcd));
+        assert_eq!(hex8(*b"0123ABCD"), None, "upper case is not allowed");
+    }
 
     #[test]
     fn valid_values() {
