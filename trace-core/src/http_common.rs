@@ -116,9 +116,11 @@ pub fn protocol_version(v: Version) -> Option<&'static str> {
     })
 }
 
-/// Splits `host[:port]` (IPv6 in brackets) into host and port.
+/// Splits `host[:port]` (IPv6 in brackets) into host and port; surrounding ASCII white space is
+/// ignored.
 pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
-    let s = s.trim();
+    // header text is ASCII: no Unicode white space to look for
+    let s = s.trim_ascii();
     if let Some(rest) = s.strip_prefix('[') {
         if let Some(end) = rest.find(']') {
             let host = &rest[..end];
