@@ -3,7 +3,8 @@
 # time in short rounds (order swapped every round), and the figure is the median of the per-round
 # throughput ratios. On this shared 2-core VM throughput drifts by ±10-30 % between runs of a few
 # seconds; rounds taken back to back see the same drift, so the ratio of a round is steadier than
-# either figure.
+# either figure. Each round also reads the server worker thread's CPU time per request; the ratio
+# of those (bare over variant) is the throughput the worker thread alone would allow.
 # Usage: scripts/load_paired.sh <variant> [rounds] [seconds per round]
 #   variant: traced | traced-10pct | traced-off | otel-axum   (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -20,26 +21,61 @@ bare_pid=$!
 var_pid=$!
 trap 'kill $bare_pid $var_pid 2>/dev/null || true' EXIT
 sleep 1.5
-rps() {
-  wrk -t1 -c32 -d"${secs}"s "http://127.0.0.1:$1$path" | awk '/Requests\/sec/ {print $2}'
+# One round against port $1: prints "<req/s> <worker CPU us per request>". The CPU figure is the
+# server's tokio worker thread (utime + stime, in clock ticks, over the round) divided by the
+# requests served: at saturation throughput is bound by that thread, and its CPU per request
+# moves far less with the VM's scheduling than requests per second do.
+worker_ticks() {
+  local pid=$1 total=0 f rest
+  for f in /proc/"$pid"/task/*/stat; do
+    rest=$(cat "$f" 2>/dev/null) || continue
+    case "$rest" in
+      *"(tokio-rt-worker)"*)
+        rest=${rest#*) }
+        total=$((total + $(echo "$rest" | awk '{print $12 + $13}')))
+        ;;
+    esac
+  done
+  echo "$total"
+}
+round() {
+  local port=$1 pid=$2 before after out
+  before=$(worker_ticks "$pid")
+  out=$(wrk -t1 -c32 -d"${secs}"s "http://127.0.0.1:$port$path")
+  after=$(worker_ticks "$pid")
+  python3 - "$before" "$after" "$(getconf CLK_TCK)" <<PY
+import re, sys
+out = """$out"""
+before, after, hz = (int(x) for x in sys.argv[1:])
+rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+n = int(re.search(r"(\d+) requests in", out).group(1))
+print(f"{rps:.0f} {(after - before) / hz * 1e6 / n:.2f}")
+PY
 }
 # warm-up
-rps 8101 >/dev/null
-rps 8102 >/dev/null
+round 8101 $bare_pid >/dev/null
+round 8102 $var_pid >/dev/null
 ratios=()
+cpu_ratios=()
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2 == 0)); then
-    b=$(rps 8101); sleep 0.3; v=$(rps 8102)
+    b=$(round 8101 $bare_pid); sleep 0.3; v=$(round 8102 $var_pid)
   else
-    v=$(rps 8102); sleep 0.3; b=$(rps 8101)
+    v=$(round 8102 $var_pid); sleep 0.3; b=$(round 8101 $bare_pid)
   fi
-  ratio=$(python3 -c "print(f'{$v / $b:.4f}')")
+  read -r b_rps b_cpu <<<"$b"
+  read -r v_rps v_cpu <<<"$v"
+  ratio=$(python3 -c "print(f'{$v_rps / $b_rps:.4f}')")
+  cpu_ratio=$(python3 -c "print(f'{$b_cpu / $v_cpu:.4f}')")
   ratios+=("$ratio")
-  printf 'round %2d: bare %10s req/s  %s %10s req/s  ratio %s\n' "$r" "$b" "$variant" "$v" "$ratio"
+  cpu_ratios+=("$cpu_ratio")
+  printf 'round %2d: bare %7s req/s %6s us  %s %7s req/s %6s us  ratio %s  cpu ratio %s\n' \
+    "$r" "$b_rps" "$b_cpu" "$variant" "$v_rps" "$v_cpu" "$ratio" "$cpu_ratio"
   sleep 0.3
 done
-python3 - "${ratios[@]}" <<'PY'
+python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<'PY'
 import statistics, sys
-r = sorted(float(x) for x in sys.argv[1:])
-print(f"median ratio {statistics.median(r):.4f} (min {r[0]:.4f}, max {r[-1]:.4f}, {len(r)} rounds)")
+for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, bare/variant", sys.argv[2])):
+    r = sorted(float(x) for x in arg.split())
+    print(f"median ratio {statistics.median(r):.4f} (min {r[0]:.4f}, max {r[-1]:.4f}, {len(r)} rounds): {label}")
 PY

@@ -204,7 +204,9 @@ pub fn default_propagator() -> opentelemetry::propagation::TextMapCompositePropa
 
 /// The context carried by `headers` (through the global propagator), on an empty base context.
 ///
-/// Invalid or oversized headers yield an empty context (a new root trace).
+/// Invalid or oversized headers yield an empty context (a new root trace). When every field the
+/// propagator declares is a W3C one (`traceparent`, `tracestate`, `baggage`: the default
+/// propagators) and the request carries none of them, no propagator runs: the context is empty.
 ///
 /// ```
 /// use opentelemetry::trace::TraceContextExt;
