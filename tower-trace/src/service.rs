@@ -86,7 +86,8 @@ where
             }
         };
         let remote = extract_from_headers(req.headers());
-        let key = route(&req).unwrap_or_else(|| req.uri().path());
+        let matched = route(&req);
+        let key = matched.unwrap_or_else(|| req.uri().path());
 
         if config.is_excluded(key) {
             let cx = if public { Context::new() } else { remote };
@@ -144,7 +145,7 @@ where
 
         let span = config.schema.start(
             &config.tracer,
-            &IncomingRequest::from_request(&req, route(&req), peer(&req)),
+            &IncomingRequest::from_request(&req, matched, peer(&req)),
             &parent,
             links,
         );
