@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use http::{HeaderMap, HeaderValue, Method, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use opentelemetry::StringValue;
 
 use crate::intern::route_name;
@@ -202,21 +202,20 @@ pub(crate) struct Seen<'h> {
 /// by name (a scan costs a few instructions per header, a look-up hashes the name).
 pub(crate) const SCAN_LIMIT: usize = 12;
 
-/// Finds `names` (lower case) in one pass over `headers`: each one's first value and whether it
-/// came more than once, in the order of `names`. `None` when the map holds more than
-/// [`SCAN_LIMIT`] values: look those names up instead.
+/// Finds `names` in one pass over `headers`: each one's first value and whether it came more than
+/// once, in the order of `names`. `None` when the map holds more than [`SCAN_LIMIT`] values: look
+/// those names up instead. Names compare as `HeaderName`s: a standard header against another is
+/// one index comparison, with no text.
 pub(crate) fn scan_headers<'h, const N: usize>(
     headers: &'h HeaderMap,
-    names: [&str; N],
+    names: [&HeaderName; N],
 ) -> Option<[Seen<'h>; N]> {
     if headers.len() > SCAN_LIMIT {
         return None;
     }
     let mut found = [Seen::default(); N];
     for (name, value) in headers {
-        let n = name.as_str();
-        // the length first: most headers are none of these and cost no string comparison
-        if let Some(i) = names.iter().position(|w| w.len() == n.len() && *w == n) {
+        if let Some(i) = names.iter().position(|w| *w == name) {
             let seen = &mut found[i];
             if seen.first.is_some() {
                 seen.repeated = true;

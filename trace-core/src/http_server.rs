@@ -95,16 +95,16 @@ struct AddressHeaders<'h> {
 
 impl<'h> AddressHeaders<'h> {
     fn of(headers: &'h HeaderMap) -> Self {
-        const NAMES: [&str; 5] = [
-            "forwarded",
-            "x-forwarded-host",
-            "x-forwarded-for",
-            "host",
-            "user-agent",
+        let names = [
+            &header::FORWARDED,
+            &X_FORWARDED_HOST,
+            &X_FORWARDED_FOR,
+            &header::HOST,
+            &header::USER_AGENT,
         ];
         // the first line decides, as `get` does (a non-UTF-8 first line gives none)
         let text = |s: &Seen<'h>| s.first.and_then(|v| v.to_str().ok());
-        match scan_headers(headers, NAMES) {
+        match scan_headers(headers, names) {
             Some([fw, xfh, xff, host, ua]) => Self {
                 forwarded: text(&fw),
                 x_forwarded_host: text(&xfh),
@@ -309,7 +309,7 @@ mod tests {
             http::HeaderValue::from_bytes(b"ua \xff").unwrap(),
         );
         let large = crate::http_common::padded_headers(small.clone());
-        assert!(scan_headers(&large, ["host"]).is_none());
+        assert!(scan_headers(&large, [&header::HOST]).is_none());
         for h in [&small, &large] {
             let a = AddressHeaders::of(h);
             assert_eq!(

@@ -46,6 +46,11 @@ impl<'a> HeaderExtractor<'a> {
 
 /// `traceparent`, `tracestate` and `baggage` of a request, in that order.
 const W3C_FIELDS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+/// [`W3C_FIELDS`] as header names, for the scan.
+fn w3c_names() -> [&'static HeaderName; 3] {
+    [&TRACEPARENT, &TRACESTATE, &BAGGAGE]
+}
 type W3cFields<'a> = [Seen<'a>; 3];
 
 fn w3c_field<'a>(f: &W3cFields<'a>, key: &str) -> Option<Seen<'a>> {
@@ -99,7 +104,7 @@ impl HeaderExtractor<'_> {
     ) -> bool {
         let Some(found) = self
             .w3c
-            .get_or_init(|| scan_headers(self.headers, W3C_FIELDS))
+            .get_or_init(|| scan_headers(self.headers, w3c_names()))
             .as_ref()
         else {
             return false;
@@ -112,7 +117,7 @@ impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         let scanned = self
             .w3c
-            .get_or_init(|| scan_headers(self.headers, W3C_FIELDS))
+            .get_or_init(|| scan_headers(self.headers, w3c_names()))
             .as_ref()
             .and_then(|f| w3c_field(f, key));
         if let Some(seen) = scanned {
@@ -403,7 +408,8 @@ mod tests {
         ] {
             let big = crate::http_common::padded_headers(h.clone());
             assert!(
-                scan_headers(&h, W3C_FIELDS).is_some() && scan_headers(&big, W3C_FIELDS).is_none()
+                scan_headers(&h, w3c_names()).is_some()
+                    && scan_headers(&big, w3c_names()).is_none()
             );
             for m in [&h, &big] {
                 let cx = extract(m);
