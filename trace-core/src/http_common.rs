@@ -132,10 +132,29 @@ pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
         return (s, None);
     }
     let b = s.as_bytes();
+    // the last colon, if it is the only one (else a bare IPv6 address); plain loops: a host is
+    // short, and `contains` would call memchr
     match b.iter().rposition(|&c| c == b':') {
-        Some(i) if !b[..i].contains(&b':') => (&s[..i], s[i + 1..].parse().ok()),
+        Some(i) if !b[..i].iter().any(|&c| c == b':') => (&s[..i], parse_port(&s[i + 1..])),
         _ => (s, None),
     }
+}
+
+/// A port: one to five ASCII digits, at most 65535.
+fn parse_port(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 5 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    u16::try_from(v).ok()
 }
 
 /// The default port of a URL scheme.
@@ -263,5 +282,10 @@ mod tests {
         assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
         assert_eq!(split_host_port("[::1]"), ("::1", None));
         assert_eq!(split_host_port("h:notaport"), ("h", None));
+        assert_eq!(split_host_port(" h:65535 "), ("h", Some(65535)));
+        for bad in ["h:65536", "h:+80", "h:", "h:123456", "h:8 0"] {
+            assert_eq!(split_host_port(bad), ("h", None), "{bad}");
+        }
+        assert_eq!(split_host_port("::1"), ("::1", None), "a bare IPv6 address");
     }
 }

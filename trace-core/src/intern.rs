@@ -1,6 +1,7 @@
 //! Interned strings for low-cardinality values (route templates, span names, host names, user
-//! agents), so a request does not allocate them again. Each table is bounded: past its capacity,
-//! values are simply allocated per use, so hostile input cannot grow memory.
+//! agents, peer IPv4 addresses), so a request does not allocate them again. Each table is
+//! bounded: past its capacity, values are simply allocated per use, so hostile input cannot grow
+//! memory.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -52,8 +53,16 @@ impl Interner {
 
     /// The interned copy of `s`, interning it if there is room.
     pub fn get(&self, s: &str) -> Option<&'static str> {
-        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(s) {
-            return Some(v);
+        {
+            let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(v) = map.get(s) {
+                return Some(v);
+            }
+            // full: no write lock for a value that cannot be added (a high-cardinality value
+            // past the bound costs a shared lock, not an exclusive one)
+            if map.len() >= self.capacity {
+                return None;
+            }
         }
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = map.get(s) {
@@ -80,6 +89,8 @@ impl Interner {
 pub static ROUTES: LazyLock<Interner> = LazyLock::new(|| Interner::new(8192));
 /// Host names and other small sets of request values.
 pub static HOSTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
+/// Peer IPv4 addresses, as text.
+pub static ADDRESSES: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
 /// `User-Agent` values: a service sees few distinct clients, each many times. Bounded like the
 /// others, so a client sending a new value with every request only fills it once.
 pub static USER_AGENTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
@@ -260,10 +271,25 @@ pub fn user_agent_value(agent: &str) -> StringValue {
     value_of(&AGENT_VALUES, &USER_AGENTS, agent)
 }
 
-/// An IP address as a string value, formatted without the `fmt` machinery for IPv4.
+thread_local! {
+    /// IPv4 addresses by value: a hit needs no formatting at all.
+    static IPV4_VALUES: [Cell<Option<(u32, &'static str)>>; 16] =
+        const { [const { Cell::new(None) }; 16] };
+}
+
+/// An IP address as a string value. IPv4 addresses are interned (bounded table, a per-thread
+/// cache by address): a service's peers are mostly a few proxies, load balancers or services.
+/// Past the table's bound, and for IPv6, a shared string (`client.address` and
+/// `network.peer.address` both hold it).
 pub fn ip_value(ip: std::net::IpAddr) -> StringValue {
     match ip {
         std::net::IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let slot = (bits ^ (bits >> 8) ^ (bits >> 16) ^ (bits >> 24)) as usize % 16;
+            let hit = IPV4_VALUES.with(|c| c[slot].get().filter(|(b, _)| *b == bits));
+            if let Some((_, v)) = hit {
+                return StringValue::from(v);
+            }
             let mut buf = [0u8; 15];
             let mut len = 0;
             for (i, octet) in v4.octets().iter().enumerate() {
@@ -283,9 +309,14 @@ pub fn ip_value(ip: std::net::IpAddr) -> StringValue {
                 buf[len] = b'0' + o % 10;
                 len += 1;
             }
-            StringValue::from(std::sync::Arc::<str>::from(
-                std::str::from_utf8(&buf[..len]).unwrap_or_default(),
-            ))
+            let text = std::str::from_utf8(&buf[..len]).unwrap_or_default();
+            match ADDRESSES.get(text) {
+                Some(v) => {
+                    IPV4_VALUES.with(|c| c[slot].set(Some((bits, v))));
+                    StringValue::from(v)
+                }
+                None => StringValue::from(std::sync::Arc::<str>::from(text)),
+            }
         }
         std::net::IpAddr::V6(v6) => StringValue::from(std::sync::Arc::<str>::from(v6.to_string())),
     }
@@ -324,6 +355,17 @@ mod cache_tests {
             "10.0.200.7"
         );
         assert_eq!(ip_value("0.0.0.0".parse().unwrap()).as_str(), "0.0.0.0");
+        // more addresses than the table holds, each twice, colliding in the per-thread cache
+        for round in 0..2 {
+            for i in 0..300u32 {
+                let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i * 16);
+                assert_eq!(
+                    ip_value(ip.into()).as_str(),
+                    ip.to_string(),
+                    "round {round}"
+                );
+            }
+        }
         assert_eq!(ip_value("::1".parse().unwrap()).as_str(), "::1");
     }
 }
