@@ -134,6 +134,7 @@ pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
     let b = s.as_bytes();
     // the last colon, if it is the only one (else a bare IPv6 address); plain loops: a host is
     // short, and `contains` would call memchr
+    #[allow(clippy::manual_contains)]
     match b.iter().rposition(|&c| c == b':') {
         Some(i) if !b[..i].iter().any(|&c| c == b':') => (&s[..i], parse_port(&s[i + 1..])),
         _ => (s, None),
