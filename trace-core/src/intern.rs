@@ -4,8 +4,7 @@
 //! memory.
 
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
+use std::sync::{LazyLock, OnceLock, RwLock};
 
 use opentelemetry::StringValue;
 
@@ -33,12 +32,18 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+type FnvSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<Fnv>>;
 
 /// A bounded table of leaked `'static` strings.
+///
+/// While it fills, look-ups take a shared lock and additions an exclusive one. Once full it never
+/// changes again, and is read with no lock at all: a high-cardinality value past the bound (user
+/// agents, client addresses of a public service) costs every worker thread a hash look-up, not a
+/// lock word bouncing between cores.
 #[derive(Debug)]
 pub struct Interner {
-    map: RwLock<FnvMap<Box<str>, &'static str>>,
+    filling: RwLock<FnvSet<&'static str>>,
+    full: OnceLock<FnvSet<&'static str>>,
     capacity: usize,
 }
 
@@ -46,33 +51,42 @@ impl Interner {
     /// A table holding at most `capacity` strings.
     pub fn new(capacity: usize) -> Self {
         Self {
-            map: RwLock::new(FnvMap::default()),
+            filling: RwLock::new(FnvSet::default()),
+            full: OnceLock::new(),
             capacity,
         }
     }
 
     /// The interned copy of `s`, interning it if there is room.
     pub fn get(&self, s: &str) -> Option<&'static str> {
-        {
-            let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(v) = map.get(s) {
-                return Some(v);
-            }
-            // full: no write lock for a value that cannot be added (a high-cardinality value
-            // past the bound costs a shared lock, not an exclusive one)
-            if map.len() >= self.capacity {
-                return None;
-            }
+        if let Some(full) = self.full.get() {
+            return full.get(s).copied();
         }
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = map.get(s) {
+        if let Some(v) = self
+            .filling
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(s)
+        {
             return Some(v);
         }
-        if map.len() >= self.capacity {
+        let mut set = self.filling.write().unwrap_or_else(|e| e.into_inner());
+        // filled up (and moved) while this thread waited for the lock
+        if let Some(full) = self.full.get() {
+            return full.get(s).copied();
+        }
+        if let Some(v) = set.get(s) {
+            return Some(v);
+        }
+        if set.len() >= self.capacity {
+            let _ = self.full.set(std::mem::take(&mut *set));
             return None;
         }
         let leaked: &'static str = Box::leak(Box::<str>::from(s));
-        map.insert(Box::from(s), leaked);
+        set.insert(leaked);
+        if set.len() >= self.capacity {
+            let _ = self.full.set(std::mem::take(&mut *set));
+        }
         Some(leaked)
     }
 
@@ -180,6 +194,49 @@ mod tests {
         assert!(t.get("b").is_some());
         assert!(t.get("c").is_none());
         assert_eq!(t.value("c").as_str(), "c");
+        // full: the same entries, read without the lock
+        assert!(t.full.get().is_some());
+        assert_eq!(t.get("a"), t.get("a"));
+        assert_eq!(
+            t.get("b").map(|s| s.as_ptr()),
+            t.get("b").map(|s| s.as_ptr())
+        );
+        assert!(t.get("c").is_none());
+    }
+
+    #[test]
+    fn bounded_under_concurrent_use() {
+        let t = std::sync::Arc::new(Interner::new(50));
+        let threads: Vec<_> = (0..4)
+            .map(|n| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    let mut kept = Vec::new();
+                    for i in 0..100 {
+                        let s = format!("v{}", (i * 7 + n * 13) % 120);
+                        if let Some(v) = t.get(&s) {
+                            assert_eq!(v, s);
+                            kept.push(v);
+                        }
+                    }
+                    kept
+                })
+            })
+            .collect();
+        let mut all: Vec<&'static str> = Vec::new();
+        for h in threads {
+            all.extend(h.join().unwrap());
+        }
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 50, "exactly the bound, no more");
+        for v in all {
+            assert_eq!(
+                t.get(v).map(str::as_ptr),
+                Some(v.as_ptr()),
+                "one copy of each"
+            );
+        }
     }
 
     #[test]
