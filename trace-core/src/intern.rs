@@ -92,10 +92,15 @@ impl Interner {
 
     /// `s` as a string value: interned when possible, else an owned copy.
     pub fn value(&self, s: &str) -> StringValue {
-        match self.get(s) {
-            Some(v) => StringValue::from(v),
-            None => StringValue::from(s.to_owned()),
-        }
+        interned_or_owned(self.get(s), s)
+    }
+}
+
+/// The interned string when there is one, else an owned copy of `s`.
+fn interned_or_owned(interned: Option<&'static str>, s: &str) -> StringValue {
+    match interned {
+        Some(v) => StringValue::from(v),
+        None => StringValue::from(s.to_owned()),
     }
 }
 
@@ -266,6 +271,9 @@ thread_local! {
     static ROUTE_VALUES: Cache<32> = const { [const { Cell::new(None) }; 32] };
     static HOST_VALUES: Cache<16> = const { [const { Cell::new(None) }; 16] };
     static AGENT_VALUES: Cache<16> = const { [const { Cell::new(None) }; 16] };
+    /// IPv4 addresses by value: a hit needs no formatting at all.
+    static IPV4_VALUES: [Cell<Option<(u32, &'static str)>>; 16] =
+        const { [const { Cell::new(None) }; 16] };
 }
 
 /// The cached value in `key`'s slot when `is` accepts it, else `make()`'s, then cached.
@@ -292,10 +300,7 @@ fn value_of<const N: usize>(
     table: &Interner,
     s: &str,
 ) -> StringValue {
-    match cached(cache, s, "", |v| v == s, || table.get(s)) {
-        Some(v) => StringValue::from(v),
-        None => StringValue::from(s.to_owned()),
-    }
+    interned_or_owned(cached(cache, s, "", |v| v == s, || table.get(s)), s)
 }
 
 /// The interned span name `{method} {route}`.
@@ -326,12 +331,6 @@ pub fn host_value(host: &str) -> StringValue {
 /// A `User-Agent` value as an interned string value (bounded table; owned copy past it).
 pub fn user_agent_value(agent: &str) -> StringValue {
     value_of(&AGENT_VALUES, &USER_AGENTS, agent)
-}
-
-thread_local! {
-    /// IPv4 addresses by value: a hit needs no formatting at all.
-    static IPV4_VALUES: [Cell<Option<(u32, &'static str)>>; 16] =
-        const { [const { Cell::new(None) }; 16] };
 }
 
 /// An IP address as a string value. IPv4 addresses are interned (bounded table, a per-thread
