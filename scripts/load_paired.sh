@@ -17,9 +17,10 @@ bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
 path=/users/42
 "$bin" bare 8101 2>/dev/null &
 bare_pid=$!
-"$bin" "$variant" 8102 2>/dev/null &
+stats=/tmp/load_paired_stats.$$.txt
+LOAD_STATS_FILE=$stats "$bin" "$variant" 8102 2>/dev/null &
 var_pid=$!
-trap 'kill $bare_pid $var_pid 2>/dev/null || true' EXIT
+trap 'kill $bare_pid $var_pid 2>/dev/null || true; rm -f $stats' EXIT
 sleep 1.5
 # One round against port $1: prints "<req/s> <worker CPU us per request>". The CPU figure is the
 # server's tokio worker thread (utime + stime, in clock ticks, over the round) divided by the
@@ -73,6 +74,8 @@ for ((r = 0; r < rounds; r++)); do
     "$r" "$b_rps" "$b_cpu" "$variant" "$v_rps" "$v_cpu" "$ratio" "$cpu_ratio"
   sleep 0.3
 done
+sleep 0.5
+echo "variant's span queue (queued exported dropped failed): $(cat $stats 2>/dev/null || echo none)"
 python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<'PY'
 import statistics, sys
 for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, bare/variant", sys.argv[2])):

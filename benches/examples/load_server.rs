@@ -1,5 +1,6 @@
 //! A server for loopback load runs (`scripts/load.sh` drives it with wrk): axum on one tokio worker
-//! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing.
+//! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing (by default
+//! one that does not decode what it takes: `LOAD_RECEIVER=decode` for one that does).
 //!
 //! `load_server <bare|traced|traced-10pct|traced-off|otel-axum> <port> [collector-down]`
 //!
@@ -24,8 +25,17 @@ fn main() {
         drop(l);
         dead
     } else {
-        let receiver = test_support::Receiver::grpc();
-        receiver.set_mode(test_support::Mode::Discard);
+        // A collector runs on other machines; the one here shares the two cores with the server,
+        // so by default it takes the export requests without decoding them (the least a
+        // collector that discards can cost). LOAD_RECEIVER=decode: the receiver that decodes
+        // every request and counts its spans (the figures before 2026-11-29).
+        let receiver = if std::env::var("LOAD_RECEIVER").as_deref() == Ok("decode") {
+            let r = test_support::Receiver::grpc();
+            r.set_mode(test_support::Mode::Discard);
+            r
+        } else {
+            test_support::Receiver::grpc_sink()
+        };
         let e = receiver.endpoint();
         std::mem::forget(receiver);
         e
@@ -43,6 +53,19 @@ fn main() {
         .default_log_filter("warn,otel::tracing=trace")
         .init()
         .unwrap();
+    // LOAD_STATS_FILE: the span queue's counters, written there every 200 ms (queued, exported,
+    // dropped, failed), so a load run can say how many spans were dropped or lost
+    let guard = std::sync::Arc::new(guard);
+    if let Some(path) = std::env::var_os("LOAD_STATS_FILE") {
+        let g = guard.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if let Some(s) = g.stats() {
+                let line = format!("{} {} {} {}\n", s.queued, s.exported, s.dropped, s.failed);
+                let _ = std::fs::write(&path, line);
+            }
+        });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

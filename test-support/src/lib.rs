@@ -124,6 +124,7 @@ struct State {
     ids: Mutex<Vec<(String, String, String)>>,
     discarded: AtomicUsize,
     requests: AtomicUsize,
+    bytes: AtomicUsize,
     mode: AtomicU8,
 }
 
@@ -269,6 +270,27 @@ impl Receiver {
         Self { state, addr }
     }
 
+    /// Starts an OTLP/gRPC endpoint that takes export requests without decoding them and
+    /// answers each with success: what a collector that discards costs the machine, for load
+    /// runs (a collector runs elsewhere; one on the same cores should cost as little as it can).
+    /// It counts requests and bytes ([`Receiver::bytes`]), not spans. No compression.
+    pub fn grpc_sink() -> Self {
+        let (state, addr) = spawn_runtime(|state, listener| async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let incoming = tokio_stream_from(listener);
+            let _ = tonic::transport::Server::builder()
+                .add_service(Sink(state))
+                .serve_with_incoming(incoming)
+                .await;
+        });
+        Self { state, addr }
+    }
+
+    /// Bytes of export requests a [`Receiver::grpc_sink`] took.
+    pub fn bytes(&self) -> usize {
+        self.state.bytes.load(Ordering::Relaxed)
+    }
+
     /// Starts an OTLP/HTTP protobuf receiver at `POST /v1/traces` (accepts gzip).
     pub fn http() -> Self {
         let (state, addr) = spawn_runtime(|state, listener| async move {
@@ -370,6 +392,104 @@ async fn http_export(
             (StatusCode::OK, resp.encode_to_vec())
         }
         Err(_) => (StatusCode::BAD_REQUEST, Vec::new()),
+    }
+}
+
+/// A gRPC codec that takes an export request's bytes without decoding them and answers with an
+/// empty response (an empty protobuf message is zero bytes).
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = ();
+    type Error = tonic::Status;
+    fn encode(&mut self, _: (), _: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    /// The message's length in bytes.
+    type Item = usize;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<usize>, tonic::Status> {
+        use bytes::Buf;
+        let n = src.remaining();
+        src.advance(n);
+        Ok(Some(n))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = ();
+    type Decode = usize;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+/// The trace export method of a [`Receiver::grpc_sink`].
+#[derive(Clone)]
+struct SinkExport(Arc<State>);
+
+impl tonic::server::UnaryService<usize> for SinkExport {
+    type Response = ();
+    type Future = std::future::Ready<Result<tonic::Response<()>, tonic::Status>>;
+    fn call(&mut self, request: tonic::Request<usize>) -> Self::Future {
+        self.0.requests.fetch_add(1, Ordering::Relaxed);
+        self.0
+            .bytes
+            .fetch_add(*request.get_ref(), Ordering::Relaxed);
+        std::future::ready(Ok(tonic::Response::new(())))
+    }
+}
+
+/// The gRPC service of a [`Receiver::grpc_sink`].
+#[derive(Clone)]
+struct Sink(Arc<State>);
+
+impl tonic::server::NamedService for Sink {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl<B> tower_service::Service<axum::http::Request<B>> for Sink
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = axum::http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        let method = SinkExport(self.0.clone());
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(RawCodec).apply_compression_config(
+                tonic::codec::EnabledCompressionEncodings::default(),
+                tonic::codec::EnabledCompressionEncodings::default(),
+            );
+            Ok(grpc.unary(method, req).await)
+        })
     }
 }
 

@@ -99,12 +99,15 @@ where
         let cx = this.cx.take().unwrap_or_default();
         match (result, &*this.kind) {
             (Ok(res), Kind::Traced(config)) => {
-                let span = cx.span();
-                config
-                    .schema
-                    .record_response(&span, res.status(), res.headers());
-                let trace_id = span.span_context().trace_id();
-                let mut res = res.map(|b| ResponseBody::traced(b, cx.clone()));
+                let trace_id = {
+                    let span = cx.span();
+                    config
+                        .schema
+                        .record_response(&span, res.status(), res.headers());
+                    span.span_context().trace_id()
+                };
+                // the body carries the context on (moved, not shared)
+                let mut res = res.map(|b| ResponseBody::traced(b, cx));
                 trace_id_header(config, trace_id, &mut res);
                 Poll::Ready(Ok(res))
             }

@@ -24,7 +24,7 @@
 //! [`RecordingSpan`]: crate::recording::RecordingSpan
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -144,15 +144,38 @@ enum Control {
     Resource(Box<Resource>),
 }
 
+/// A value on cache lines of its own: the request threads' counter and the export thread's are
+/// not written on the same line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[derive(Default)]
 struct Counters {
-    queued: AtomicU64,
+    /// Spans in the channel so far (written by the threads that end spans).
+    queued: Padded<AtomicU64>,
+    /// Spans taken out of the channel so far (written by the export thread only).
+    taken: Padded<AtomicU64>,
     exported: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Counters {
+    /// Spans in the channel not yet taken.
+    fn pending(&self) -> u64 {
+        self.queued
+            .load(Ordering::Acquire)
+            .saturating_sub(self.taken.load(Ordering::Acquire))
+    }
+
     fn snapshot(&self) -> QueueStats {
         QueueStats {
             queued: self.queued.load(Ordering::Relaxed),
@@ -215,10 +238,11 @@ impl Reporting {
 }
 
 struct Shared {
+    /// A handle that lives as long as the process, for spans to hold without counting
+    /// references (see [`SpanQueue::handle`]).
+    handle: std::sync::OnceLock<&'static SpanQueue>,
     spans: SyncSender<Finished>,
     control: SyncSender<Control>,
-    /// Spans in the channel, counted before they are sent.
-    pending: Arc<AtomicUsize>,
     wake_sent: Arc<AtomicBool>,
     batch_size: usize,
     limits: SpanLimits,
@@ -272,7 +296,6 @@ impl SpanQueue {
         let batch_size = config.max_export_batch_size.clamp(1, max_queue);
         let (spans, span_rx) = sync_channel(max_queue);
         let (control, control_rx) = sync_channel(64);
-        let pending = Arc::new(AtomicUsize::new(0));
         let wake_sent = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let reporting = Arc::new(Reporting {
@@ -289,7 +312,6 @@ impl SpanQueue {
             exporter,
             spans: span_rx,
             control: control_rx,
-            pending: pending.clone(),
             wake_sent: wake_sent.clone(),
             counters: counters.clone(),
             batch: Vec::with_capacity(batch_size),
@@ -303,9 +325,9 @@ impl SpanQueue {
             .ok();
         Self {
             shared: Arc::new(Shared {
+                handle: std::sync::OnceLock::new(),
                 spans,
                 control,
-                pending,
                 wake_sent,
                 batch_size,
                 limits: config.limits,
@@ -315,6 +337,16 @@ impl SpanQueue {
                 flush_timeout: Duration::from_secs(5),
             }),
         }
+    }
+
+    /// A handle to this queue for the whole process, made once per queue: the adapters' spans
+    /// hold it, so opening and ending a span writes no shared reference count (a cache line every
+    /// worker thread would otherwise contend for). The queue's memory then stays allocated after
+    /// its last other handle is dropped; its export thread still ends at shutdown.
+    pub(crate) fn handle(&self) -> &'static SpanQueue {
+        self.shared
+            .handle
+            .get_or_init(|| Box::leak(Box::new(self.clone())))
     }
 
     /// The counters since the queue started.
@@ -330,11 +362,12 @@ impl SpanQueue {
     /// Queues a finished span; never blocks. A full queue drops it and counts the drop.
     pub(crate) fn push(&self, span: Finished) {
         let s = &self.shared;
-        let before = s.pending.fetch_add(1, Ordering::AcqRel);
         match s.spans.try_send(span) {
             Ok(()) => {
-                s.counters.queued.fetch_add(1, Ordering::Relaxed);
-                if before + 1 >= s.batch_size
+                // one shared counter written per span; the export thread's count is only read
+                let queued = s.counters.queued.fetch_add(1, Ordering::AcqRel) + 1;
+                let pending = queued.saturating_sub(s.counters.taken.load(Ordering::Relaxed));
+                if pending >= s.batch_size as u64
                     && !s.wake_sent.load(Ordering::Relaxed)
                     && !s.wake_sent.swap(true, Ordering::Relaxed)
                     && s.control.try_send(Control::Wake).is_err()
@@ -343,12 +376,10 @@ impl SpanQueue {
                 }
             }
             Err(TrySendError::Full(_)) => {
-                s.pending.fetch_sub(1, Ordering::AcqRel);
                 s.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
             Err(TrySendError::Disconnected(_)) => {
                 // shut down: nothing more is exported
-                s.pending.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
@@ -397,7 +428,7 @@ impl SpanProcessor for SpanQueue {
         let unsent = if r.is_ok() {
             0
         } else {
-            self.shared.pending.load(Ordering::Acquire) as u64
+            self.shared.counters.pending()
         };
         self.shared.reporting.report(true, unsent);
         r
@@ -415,7 +446,6 @@ struct Worker<E> {
     exporter: E,
     spans: Receiver<Finished>,
     control: Receiver<Control>,
-    pending: Arc<AtomicUsize>,
     wake_sent: Arc<AtomicBool>,
     counters: Arc<Counters>,
     batch: Vec<SpanData>,
@@ -468,7 +498,7 @@ impl<E: SpanExporter> Worker<E> {
 
     /// Exports every span queued when it is called, in batches.
     fn drain(&mut self) -> OTelSdkResult {
-        let target = self.pending.load(Ordering::Acquire);
+        let target = self.counters.pending() as usize;
         let mut taken = 0;
         let mut result = Ok(());
         while taken < target {
@@ -485,7 +515,7 @@ impl<E: SpanExporter> Worker<E> {
                 break;
             }
             taken += n;
-            self.pending.fetch_sub(n, Ordering::AcqRel);
+            self.counters.taken.fetch_add(n as u64, Ordering::Release);
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
             match futures_executor::block_on(self.exporter.export(batch)) {
                 Ok(()) => {

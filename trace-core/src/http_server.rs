@@ -264,10 +264,17 @@ impl HttpServerSchema {
     /// Records the response on the span: status code, captured headers, and the status rule
     /// (5xx is an error with `error.type` = the code; 1xx-4xx leave the status unset).
     pub fn record_response(&self, span: &SpanRef<'_>, status: StatusCode, headers: &HeaderMap) {
+        let code = HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16()));
+        if self.response_headers.is_empty() && !status.is_server_error() {
+            // the usual response: one attribute, one call on the span (a non-recording span
+            // ignores it)
+            span.set_attribute(code);
+            return;
+        }
         if !span.is_recording() {
             return;
         }
-        span.set_attribute(HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16())));
+        span.set_attribute(code);
         if !self.response_headers.is_empty() {
             let mut a = Vec::new();
             self.response_headers.capture_into(headers, &mut a);

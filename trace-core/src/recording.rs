@@ -1,5 +1,4 @@
-//! The adapters' own span: one allocation, no lock, handed to the [`SpanQueue`] as one pointer
-//! when it ends.
+//! The adapters' own span: one allocation, no lock, moved into the [`SpanQueue`] when it ends.
 //!
 //! A [`RecordingSpan`] is what [`Tracer::start`](crate::tracer::Tracer::start) opens for a sampled
 //! span when a [`SpanQueue`] is registered. It holds what the SDK's span holds (name, kind, times,
@@ -137,7 +136,7 @@ pub(crate) struct Start {
 pub struct RecordingSpan {
     span_context: SpanContext,
     data: Option<Box<Recorded>>,
-    queue: SpanQueue,
+    queue: &'static SpanQueue,
 }
 
 fn bound<T>(items: &mut Vec<T>, limit: u32) -> u32 {
@@ -152,7 +151,7 @@ fn bound<T>(items: &mut Vec<T>, limit: u32) -> u32 {
 }
 
 impl RecordingSpan {
-    pub(crate) fn start(s: Start, queue: &SpanQueue) -> Self {
+    pub(crate) fn start(s: Start, queue: &'static SpanQueue) -> Self {
         let limits = queue.limits();
         let mut attributes = s.attributes;
         let dropped_attributes = bound(&mut attributes, limits.max_attributes_per_span);
@@ -182,7 +181,7 @@ impl RecordingSpan {
                 scope: s.scope,
                 span_context: s.span_context,
             })),
-            queue: queue.clone(),
+            queue,
         }
     }
 }

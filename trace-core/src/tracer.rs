@@ -204,7 +204,7 @@ pub struct Tracer {
     inner: Inner,
     sampler: Option<KnownSampler>,
     preset_ids: bool,
-    queue: Option<SpanQueue>,
+    queue: Option<&'static SpanQueue>,
     scope: &'static InstrumentationScope,
     /// For a tracer built by [`Tracer::new`] before any pipeline was registered: the tracer of
     /// the pipeline registered later, looked up at its first span after the registration.
@@ -233,7 +233,7 @@ impl Tracer {
             Some(r) => Self {
                 inner: Inner::Sdk(r.provider.tracer_with_scope(scope(component))),
                 // own spans need the sampling decision taken here
-                queue: r.sampler.and(r.queue),
+                queue: r.sampler.and(r.queue.as_ref().map(SpanQueue::handle)),
                 sampler: r.sampler,
                 preset_ids: r.preset_ids,
                 scope: scope_of(component),
@@ -293,7 +293,7 @@ impl Tracer {
     /// tracer came from) instead of through the SDK's span. Needs a known sampler.
     pub fn with_queue(mut self, queue: &SpanQueue) -> Self {
         if self.sampler.is_some() {
-            self.queue = Some(queue.clone());
+            self.queue = Some(queue.handle());
         }
         self
     }
