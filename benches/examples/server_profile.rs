@@ -6,7 +6,7 @@
 //! Variants: bare, bare-tp (with a `traceparent`), bare-layer, bare-layer-tp (a pass-through
 //! layer), sampled, unsampled (`traceparent` flag 00), ratio0 (sampler `traceidratio` 0, no
 //! caller), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
-//! route with a `traceparent`).
+//! route with a `traceparent`). `BENCH_OTLP=1`: export over OTLP/gRPC (see `main`).
 
 use axum::body::Body;
 use axum::routing::get;
@@ -20,7 +20,21 @@ async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    benches::install();
+    // BENCH_OTLP=1: the pipeline trace-init builds, exporting over OTLP/gRPC to a collector
+    // stand-in that does not decode (the export threads' cost per span, on their own threads in
+    // the profile); otherwise the shared benchmark pipeline into an exporter that discards
+    let _guard = if std::env::var_os("BENCH_OTLP").is_some() {
+        let sink = test_support::Receiver::grpc_sink();
+        let guard = trace_init::builder()
+            .otlp(trace_init::Protocol::Grpc, sink.endpoint())
+            .init()
+            .expect("pipeline");
+        std::mem::forget(sink);
+        Some(guard)
+    } else {
+        benches::install();
+        None
+    };
     let mut args = std::env::args().skip(1);
     let variant = args.next().unwrap_or_else(|| "sampled".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20_000);

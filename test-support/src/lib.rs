@@ -125,10 +125,17 @@ struct State {
     discarded: AtomicUsize,
     requests: AtomicUsize,
     bytes: AtomicUsize,
+    headers: Mutex<Vec<(String, String)>>,
     mode: AtomicU8,
 }
 
 impl State {
+    fn note_headers<'a>(&self, headers: impl Iterator<Item = (&'a str, &'a [u8])>) {
+        *self.headers.lock().unwrap() = headers
+            .map(|(k, v)| (k.to_owned(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+    }
+
     fn mode(&self) -> Mode {
         match self.mode.load(Ordering::SeqCst) {
             1 => Mode::Fail,
@@ -189,6 +196,11 @@ impl TraceService for Grpc {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         self.0.requests.fetch_add(1, Ordering::SeqCst);
+        self.0
+            .note_headers(request.metadata().iter().filter_map(|e| match e {
+                tonic::metadata::KeyAndValueRef::Ascii(k, v) => Some((k.as_str(), v.as_bytes())),
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            }));
         match self.0.mode() {
             Mode::Discard => {
                 let n: usize = request
@@ -317,6 +329,11 @@ impl Receiver {
         self.state.mode.store(mode as u8, Ordering::SeqCst);
     }
 
+    /// The headers (gRPC: the ASCII metadata) of the last export request.
+    pub fn last_headers(&self) -> Vec<(String, String)> {
+        self.state.headers.lock().unwrap().clone()
+    }
+
     /// Export requests received (answered or not).
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
@@ -361,6 +378,7 @@ async fn http_export(
 ) -> (axum::http::StatusCode, Vec<u8>) {
     use axum::http::StatusCode;
     state.requests.fetch_add(1, Ordering::SeqCst);
+    state.note_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
     match state.mode() {
         Mode::Fail => return (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
         Mode::Hang => std::future::pending().await,

@@ -30,6 +30,7 @@
 
 pub mod console;
 pub mod logs;
+mod otlp;
 mod pipeline;
 pub mod resource;
 pub mod settings;

@@ -1,11 +1,10 @@
 //! Building and installing the pipeline; the guard that shuts it down.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::otlp::{OtlpConfig, OtlpExporter};
 use opentelemetry::global;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanLimits};
 use trace_core::export::{QueueConfig, QueueStats, SpanQueue};
@@ -259,6 +258,7 @@ fn is_exporter_internal(target: &str) -> bool {
         "opentelemetry",
         "opentelemetry_sdk",
         "opentelemetry_otlp",
+        "trace_init::otlp",
     ]
     .iter()
     .any(|t| target == *t || (target.starts_with(t) && target[t.len()..].starts_with("::")))
@@ -357,57 +357,29 @@ fn build_provider(
             batch.schedule_delay = batch.schedule_delay.min(Duration::from_millis(200));
             queue = Some(batch_processor(exporter, &batch, limits));
         }
-        Exporter::Otlp => match s.protocol {
-            Protocol::Grpc => {
-                // The gRPC client runs on a small runtime of its own, so export never competes
-                // with the application's runtime and still works while that one shuts down.
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("otlp-export")
-                    .enable_all()
-                    .build()
-                    .map_err(|e| InitError::Exporter(e.to_string()))?;
-                let exporter = {
-                    let _enter = rt.enter();
-                    let mut metadata = tonic::metadata::MetadataMap::new();
-                    for (k, v) in &s.headers {
-                        if let (Ok(k), Ok(v)) = (
-                            tonic::metadata::MetadataKey::from_bytes(
-                                k.to_ascii_lowercase().as_bytes(),
-                            ),
-                            v.parse(),
-                        ) {
-                            metadata.insert(k, v);
-                        }
-                    }
-                    let mut eb = opentelemetry_otlp::SpanExporter::builder()
-                        .with_tonic()
-                        .with_endpoint(s.endpoint.clone())
-                        .with_timeout(export_timeout(s))
-                        .with_metadata(metadata);
-                    if s.gzip {
-                        eb = eb.with_compression(opentelemetry_otlp::Compression::Gzip);
-                    }
-                    eb.build().map_err(|e| InitError::Exporter(e.to_string()))?
-                };
-                guard.runtime = Some(rt);
-                queue = Some(batch_processor(exporter, &s.batch, limits));
-            }
-            Protocol::HttpProtobuf => {
-                let headers: HashMap<String, String> = s.headers.iter().cloned().collect();
-                let mut eb = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(s.endpoint.clone())
-                    .with_timeout(export_timeout(s))
-                    .with_headers(headers);
-                if s.gzip {
-                    eb = eb.with_compression(opentelemetry_otlp::Compression::Gzip);
-                }
-                let exporter = eb.build().map_err(|e| InitError::Exporter(e.to_string()))?;
-                queue = Some(batch_processor(exporter, &s.batch, limits));
-            }
-        },
+        Exporter::Otlp => {
+            // The exporter sends on a small runtime of its own, so export never competes with
+            // the application's runtime and still works while that one shuts down.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("otlp-export")
+                .enable_all()
+                .build()
+                .map_err(|e| InitError::Exporter(e.to_string()))?;
+            let exporter = OtlpExporter::new(
+                &OtlpConfig {
+                    protocol: s.protocol,
+                    endpoint: s.endpoint.clone(),
+                    headers: s.headers.clone(),
+                    gzip: s.gzip,
+                    timeout: export_timeout(s),
+                },
+                rt.handle(),
+            )
+            .map_err(|e| InitError::Exporter(e.0))?;
+            guard.runtime = Some(rt);
+            queue = Some(batch_processor(exporter, &s.batch, limits));
+        }
     }
     if let Some(q) = &queue {
         b = b.with_span_processor(q.clone());

@@ -1,0 +1,382 @@
+//! The OTLP trace exporter: gRPC or HTTP/protobuf, gzip optional, headers, a timeout per export.
+//!
+//! Each batch is written as protobuf straight from the SDK's span data ([`encode`]) on the export
+//! thread, then sent by a small runtime of its own (one worker thread, owned by the
+//! [`Guard`](crate::Guard)), so export never competes with the application's runtime and still
+//! works while that one shuts down. A failed export is an error to the span queue (which counts
+//! and reports it), never a panic, and takes at most the timeout.
+
+mod encode;
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+
+use crate::settings::Protocol;
+
+/// The gRPC method of trace export.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Where and how spans are sent.
+#[derive(Debug, Clone)]
+pub(crate) struct OtlpConfig {
+    pub(crate) protocol: Protocol,
+    /// gRPC: the collector's base URL; HTTP: the full URL of the traces endpoint.
+    pub(crate) endpoint: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) gzip: bool,
+    pub(crate) timeout: Duration,
+}
+
+/// An OTLP exporter for the span queue.
+pub(crate) struct OtlpExporter {
+    transport: Transport,
+    runtime: tokio::runtime::Handle,
+    timeout: Duration,
+    gzip: bool,
+    resource: Vec<u8>,
+    resource_schema_url: Option<String>,
+}
+
+impl fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("timeout", &self.timeout)
+            .field("gzip", &self.gzip)
+            .finish_non_exhaustive()
+    }
+}
+
+// one per exporter, cloned once per batch: the size difference costs nothing worth a box
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum Transport {
+    Grpc {
+        client: tonic::client::Grpc<tonic::transport::Channel>,
+        metadata: tonic::metadata::MetadataMap,
+    },
+    Http {
+        client: hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            http_body_util::Full<Bytes>,
+        >,
+        uri: http::Uri,
+        headers: http::HeaderMap,
+    },
+}
+
+/// Why an exporter could not be built.
+#[derive(Debug)]
+pub(crate) struct BuildError(pub(crate) String);
+
+impl OtlpExporter {
+    /// An exporter sending through `runtime` (which must outlive it).
+    pub(crate) fn new(
+        config: &OtlpConfig,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Self, BuildError> {
+        let transport = match config.protocol {
+            Protocol::Grpc => {
+                let endpoint = tonic::transport::Endpoint::from_shared(config.endpoint.clone())
+                    .map_err(|e| BuildError(format!("{}: {e}", config.endpoint)))?
+                    .timeout(config.timeout)
+                    .connect_timeout(config.timeout);
+                // the channel's tasks run on the exporter's runtime
+                let channel = {
+                    let _enter = runtime.enter();
+                    endpoint.connect_lazy()
+                };
+                let mut client = tonic::client::Grpc::new(channel);
+                if config.gzip {
+                    client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+                }
+                let mut metadata = tonic::metadata::MetadataMap::new();
+                for (k, v) in &config.headers {
+                    if let (Ok(k), Ok(v)) = (
+                        tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                        v.parse(),
+                    ) {
+                        metadata.insert(k, v);
+                    }
+                }
+                Transport::Grpc { client, metadata }
+            }
+            Protocol::HttpProtobuf => {
+                let uri: http::Uri = config
+                    .endpoint
+                    .parse()
+                    .map_err(|e| BuildError(format!("{}: {e}", config.endpoint)))?;
+                let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                connector.set_connect_timeout(Some(config.timeout));
+                connector.set_nodelay(true);
+                let client = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build(connector);
+                let mut headers = http::HeaderMap::new();
+                for (k, v) in &config.headers {
+                    if let (Ok(k), Ok(v)) = (
+                        http::HeaderName::from_bytes(k.as_bytes()),
+                        http::HeaderValue::from_str(v),
+                    ) {
+                        headers.insert(k, v);
+                    }
+                }
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/x-protobuf"),
+                );
+                if config.gzip {
+                    headers.insert(
+                        http::header::CONTENT_ENCODING,
+                        http::HeaderValue::from_static("gzip"),
+                    );
+                }
+                Transport::Http {
+                    client,
+                    uri,
+                    headers,
+                }
+            }
+        };
+        Ok(Self {
+            transport,
+            runtime: runtime.clone(),
+            timeout: config.timeout,
+            gzip: config.gzip,
+            resource: encode::resource(&Resource::builder_empty().build()),
+            resource_schema_url: None,
+        })
+    }
+
+    /// The request body for `batch`.
+    fn body(&self, batch: &[SpanData]) -> Result<Bytes, OTelSdkError> {
+        let mut out = Vec::with_capacity(256 * batch.len());
+        encode::request(
+            &self.resource,
+            self.resource_schema_url.as_deref(),
+            batch,
+            &mut out,
+        );
+        // gRPC compresses in its codec; HTTP here
+        if self.gzip && matches!(self.transport, Transport::Http { .. }) {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(out.len() / 4),
+                flate2::Compression::fast(),
+            );
+            gz.write_all(&out)
+                .map_err(|e| OTelSdkError::InternalFailure(format!("gzip: {e}")))?;
+            out = gz
+                .finish()
+                .map_err(|e| OTelSdkError::InternalFailure(format!("gzip: {e}")))?;
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+async fn send(transport: Transport, body: Bytes) -> Result<(), String> {
+    match transport {
+        Transport::Grpc {
+            mut client,
+            metadata,
+        } => {
+            client
+                .ready()
+                .await
+                .map_err(|e| format!("gRPC channel: {e}"))?;
+            let mut request = tonic::Request::new(body);
+            *request.metadata_mut() = metadata;
+            let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
+            client
+                .unary::<Bytes, Bytes, _>(request, path, RawCodec)
+                .await
+                .map(|response| partial_success(response.get_ref()))
+                .map_err(|status| format!("gRPC status {:?}: {}", status.code(), status.message()))
+        }
+        Transport::Http {
+            client,
+            uri,
+            headers,
+        } => {
+            let mut request = http::Request::post(uri)
+                .body(http_body_util::Full::new(body))
+                .map_err(|e| e.to_string())?;
+            *request.headers_mut() = headers;
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| format!("HTTP: {e}"))?;
+            let status = response.status();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            if status.is_success() {
+                partial_success(&body);
+                Ok(())
+            } else {
+                Err(format!("HTTP status {status}"))
+            }
+        }
+    }
+}
+
+/// Notes an `ExportTraceServiceResponse` that says some spans were rejected (field 1,
+/// `partial_success`: `rejected_spans = 1`, `error_message = 2`). The export itself succeeded:
+/// OTLP says not to retry it.
+fn partial_success(response: &[u8]) {
+    let rejected = read_partial_success(response);
+    if let Some((n, message)) = rejected.filter(|(n, _)| *n > 0) {
+        tracing::warn!(target: "trace_init::otlp", rejected = n, "the collector rejected {n} spans: {message}");
+    }
+}
+
+/// The rejected span count and message of a response, if it says any.
+fn read_partial_success(mut b: &[u8]) -> Option<(i64, String)> {
+    fn varint(b: &mut &[u8]) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = b.split_first()?;
+            *b = rest;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    fn skip(b: &mut &[u8], wire: u64) -> Option<()> {
+        let n = match wire {
+            0 => {
+                varint(b)?;
+                0
+            }
+            1 => 8,
+            2 => varint(b)? as usize,
+            5 => 4,
+            _ => return None,
+        };
+        *b = b.get(n..)?;
+        Some(())
+    }
+    while !b.is_empty() {
+        let key = varint(&mut b)?;
+        if key == (1 << 3 | 2) {
+            let len = varint(&mut b)? as usize;
+            let mut inner = b.get(..len)?;
+            let (mut rejected, mut message) = (0i64, String::new());
+            while !inner.is_empty() {
+                let k = varint(&mut inner)?;
+                match k {
+                    8 => rejected = varint(&mut inner)? as i64,
+                    18 => {
+                        let n = varint(&mut inner)? as usize;
+                        message = String::from_utf8_lossy(inner.get(..n)?).into_owned();
+                        inner = &inner[n..];
+                    }
+                    _ => skip(&mut inner, k & 7)?,
+                }
+            }
+            return Some((rejected, message));
+        }
+        skip(&mut b, key & 7)?;
+    }
+    None
+}
+
+impl SpanExporter for OtlpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.body(&batch)?;
+        drop(batch);
+        let transport = self.transport.clone();
+        let timeout = self.timeout;
+        let task = self
+            .runtime
+            .spawn(async move { tokio::time::timeout(timeout, send(transport, body)).await });
+        match task.await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(OTelSdkError::InternalFailure(e)),
+            Ok(Err(_)) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(format!("export task: {e}"))),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = encode::resource(resource);
+        self.resource_schema_url = resource.schema_url().map(str::to_owned);
+    }
+}
+
+/// A gRPC codec for bytes already encoded (requests) and not decoded (responses).
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Bytes>, tonic::Status> {
+        use bytes::Buf;
+        let n = src.remaining();
+        Ok(Some(src.copy_to_bytes(n)))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_success_is_read() {
+        // partial_success { rejected_spans: 3, error_message: "no" }
+        let b = [10, 6, 8, 3, 18, 2, b'n', b'o'];
+        assert_eq!(read_partial_success(&b), Some((3, "no".into())));
+        assert_eq!(read_partial_success(&[]), None);
+        // truncated: no panic
+        assert_eq!(read_partial_success(&[10, 6, 8]), None);
+    }
+}
