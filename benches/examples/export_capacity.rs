@@ -1,7 +1,8 @@
 //! How many spans per second the export pipeline (default `OTEL_BSP_*` settings, OTLP/gRPC to a
-//! receiver in the process that counts and discards) takes before the batch processor drops.
-//! Spans are made at a set rate for 5 s per step; the receiver's count after the flush tells how
-//! many arrived.
+//! collector stand-in in the process that takes the requests without decoding them) takes before
+//! the batch processor drops. Spans are made at a set rate for 5 s per step; the span queue's
+//! counters after the flush tell how many were exported and dropped. `LOAD_RECEIVER=decode`: a
+//! receiver that decodes every request and counts its spans instead.
 //!
 //! `cargo run --release -p benches --example export_capacity`
 
@@ -9,6 +10,17 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{Tracer, TracerProvider as _};
 use test_support::{Mode, Receiver};
+
+/// The receiver, and whether it counts spans itself.
+fn receiver() -> (Receiver, bool) {
+    if std::env::var("LOAD_RECEIVER").as_deref() == Ok("decode") {
+        let r = Receiver::grpc();
+        r.set_mode(Mode::Discard);
+        (r, true)
+    } else {
+        (Receiver::grpc_sink(), false)
+    }
+}
 use trace_init::Protocol;
 
 fn main() {
@@ -17,8 +29,7 @@ fn main() {
         "target/s", "made", "arrived", "dropped"
     );
     for rate in [10_000u64, 20_000, 30_000, 40_000, 50_000, 100_000, 200_000] {
-        let receiver = Receiver::grpc();
-        receiver.set_mode(Mode::Discard);
+        let (receiver, counts) = receiver();
         let guard = trace_init::builder()
             .otlp(Protocol::Grpc, receiver.endpoint())
             .install_subscriber(false)
@@ -36,8 +47,14 @@ fn main() {
             }
             std::thread::sleep(Duration::from_micros(200));
         }
+        guard.force_flush();
+        let exported = guard.stats().map_or(0, |s| s.exported);
         drop(guard);
-        let arrived = receiver.discarded() as u64;
+        let arrived = if counts {
+            receiver.discarded() as u64
+        } else {
+            exported
+        };
         println!(
             "{rate:>12} {made:>10} {arrived:>10} {:>8}",
             made.saturating_sub(arrived)
