@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One wrk run against benches/examples/load_server and the CPU time each of its threads spent per
+# request (utime + stime from /proc/<pid>/task/*/stat over the run), with the span queue's
+# counters: where a traced request's CPU goes (server worker, span queue, gRPC client, collector
+# stand-in). Usage: scripts/load_threads.sh <bare|traced|traced-10pct|traced-off|otel-axum> [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+variant=${1:-traced}
+secs=${2:-5}
+port=8097
+cargo build --release -q -p benches --example load_server
+bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
+stats=/tmp/load_threads_stats.$$.txt
+LOAD_STATS_FILE=$stats "$bin" "$variant" $port 2>/dev/null &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -f $stats /tmp/load_threads.$$.*' EXIT
+sleep 1
+snapshot() { # thread name and ticks, summed by name
+  for f in /proc/"$pid"/task/*/stat; do
+    s=$(cat "$f" 2>/dev/null) || continue
+    name=${s#*(}; name=${name%%)*}
+    rest=${s#*) }
+    echo "$name $(echo "$rest" | awk '{print $12 + $13}')"
+  done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+}
+snapshot > /tmp/load_threads.$$.before
+out=$(wrk -t1 -c32 -d"${secs}"s "http://127.0.0.1:$port/users/42")
+snapshot > /tmp/load_threads.$$.after
+n=$(echo "$out" | grep -oE "[0-9]+ requests in" | awk '{print $1}')
+rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+sleep 0.3
+echo "$variant: $rps req/s, $n requests; span queue (queued exported dropped failed): $(cat $stats 2>/dev/null || echo none)"
+join /tmp/load_threads.$$.before /tmp/load_threads.$$.after |
+  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{d = $3 - $2; if (d > 0) printf "  %-18s %7.2f s  %6.2f us per request\n", $1, d / hz, d / hz * 1e6 / n}'
