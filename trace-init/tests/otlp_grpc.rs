@@ -32,4 +32,10 @@ async fn exports_over_grpc_configured_by_env() {
             .any(|(k, v)| k == "grpc-encoding" && v == "gzip"),
         "compressed: {headers:?}"
     );
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "user-agent" && v.starts_with("trace-init/")),
+        "{headers:?}"
+    );
 }

@@ -34,5 +34,6 @@ async fn exports_over_http_protobuf_configured_in_code() {
     assert_eq!(get("x-api-key"), Some("k-123"), "{headers:?}");
     assert_eq!(get("content-encoding"), Some("gzip"));
     assert_eq!(get("content-type"), Some("application/x-protobuf"));
+    assert!(get("user-agent").is_some_and(|ua| ua.starts_with("trace-init/")));
     drop(guard);
 }

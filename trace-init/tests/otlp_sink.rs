@@ -35,3 +35,16 @@ fn the_sink_accepts_what_the_exporter_sends() {
     assert!(sink.bytes() > 300 * 30, "{} bytes", sink.bytes());
     assert!(sink.spans().is_empty(), "nothing decoded, nothing kept");
 }
+
+#[test]
+fn an_https_endpoint_is_refused_at_init_with_a_clear_error() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let err = trace_init::builder()
+            .otlp(protocol, "https://collector.example:4317")
+            .install_subscriber(false)
+            .init()
+            .expect_err("no TLS in this exporter");
+        let text = err.to_string();
+        assert!(text.contains("TLS"), "{protocol:?}: {text}");
+    }
+}

@@ -18,6 +18,9 @@ use opentelemetry_sdk::Resource;
 
 use crate::settings::Protocol;
 
+/// What the exporter calls itself in requests.
+const USER_AGENT: &str = concat!("trace-init/", env!("CARGO_PKG_VERSION"));
+
 /// The gRPC method of trace export.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
@@ -79,12 +82,21 @@ impl OtlpExporter {
         config: &OtlpConfig,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Self, BuildError> {
+        if config.endpoint.starts_with("https://") {
+            return Err(BuildError(format!(
+                "{}: TLS is not supported by this exporter; send to a collector (agent or \
+                 sidecar) over http://",
+                config.endpoint
+            )));
+        }
         let transport = match config.protocol {
             Protocol::Grpc => {
                 let endpoint = tonic::transport::Endpoint::from_shared(config.endpoint.clone())
                     .map_err(|e| BuildError(format!("{}: {e}", config.endpoint)))?
                     .timeout(config.timeout)
-                    .connect_timeout(config.timeout);
+                    .connect_timeout(config.timeout)
+                    .user_agent(USER_AGENT)
+                    .map_err(|e| BuildError(e.to_string()))?;
                 // the channel's tasks run on the exporter's runtime
                 let channel = {
                     let _enter = runtime.enter();
@@ -129,6 +141,10 @@ impl OtlpExporter {
                 headers.insert(
                     http::header::CONTENT_TYPE,
                     http::HeaderValue::from_static("application/x-protobuf"),
+                );
+                headers.insert(
+                    http::header::USER_AGENT,
+                    http::HeaderValue::from_static(USER_AGENT),
                 );
                 if config.gzip {
                     headers.insert(
