@@ -135,6 +135,12 @@ fn any_value_len(v: &Value) -> usize {
 
 fn put_any_value(out: &mut Vec<u8>, v: &Value) {
     match v {
+        // (a oneof member: written even when empty)
+        Value::String(s) if s.as_str().len() < 128 => {
+            let s = s.as_str();
+            out.extend_from_slice(&[(1 << 3) | LEN, s.len() as u8]);
+            out.extend_from_slice(s.as_bytes());
+        }
         Value::String(s) => {
             let s = s.as_str();
             put_len(out, 1, s.len());
@@ -209,9 +215,30 @@ fn key_value_len(key: &str, value: &Value) -> usize {
 }
 
 fn put_key_value(out: &mut Vec<u8>, key: &str, value: &Value) {
-    put_bytes(out, 1, key.as_bytes());
-    put_len(out, 2, any_value_len(value));
+    let value_len = any_value_len(value);
+    put_key_value_sized(out, key, value, value_len);
+}
+
+/// A `KeyValue` body whose value's length is known.
+#[inline]
+fn put_key_value_sized(out: &mut Vec<u8>, key: &str, value: &Value, value_len: usize) {
+    put_short_bytes(out, 1, key.as_bytes());
+    put_len(out, 2, value_len);
     put_any_value(out, value);
+}
+
+/// [`put_bytes`] for a field below 16 holding less than 128 bytes (attribute keys, most values):
+/// tag, length and bytes in two copies.
+#[inline]
+fn put_short_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    if b.len() < 128 && field < 16 {
+        if !b.is_empty() {
+            out.extend_from_slice(&[(field << 3) as u8 | LEN, b.len() as u8]);
+            out.extend_from_slice(b);
+        }
+    } else {
+        put_bytes(out, field, b);
+    }
 }
 
 /// A repeated `KeyValue` field.
@@ -223,8 +250,11 @@ fn attributes_len(field: u32, kvs: &[KeyValue]) -> usize {
 
 fn put_attributes(out: &mut Vec<u8>, field: u32, kvs: &[KeyValue]) {
     for kv in kvs {
-        put_len(out, field, key_value_len(kv.key.as_str(), &kv.value));
-        put_key_value(out, kv.key.as_str(), &kv.value);
+        let key = kv.key.as_str();
+        let value_len = any_value_len(&kv.value);
+        let len = bytes_field(1, key.as_bytes()) + len_field(2, value_len);
+        put_len(out, field, len);
+        put_key_value_sized(out, key, &kv.value, value_len);
     }
 }
 
@@ -528,8 +558,13 @@ mod tests {
         (ours, reference)
     }
 
+    /// Short text, or text past one length byte (the writer's two paths).
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![4 => "[a-zé ]{0,12}", 1 => "[a-z]{120,200}"]
+    }
+
     fn value() -> impl Strategy<Value = Value> {
-        let text = "[a-zé ]{0,12}";
+        let text = text();
         prop_oneof![
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::I64),
@@ -541,7 +576,7 @@ mod tests {
             proptest::collection::vec(any::<bool>(), 0..4)
                 .prop_map(|v| Value::Array(Array::Bool(v))),
             proptest::collection::vec(-1e6f64..1e6, 0..4).prop_map(|v| Value::Array(Array::F64(v))),
-            proptest::collection::vec(text, 0..4).prop_map(|v| {
+            proptest::collection::vec(super::tests::text(), 0..4).prop_map(|v| {
                 Value::Array(Array::String(
                     v.into_iter().map(StringValue::from).collect(),
                 ))
@@ -550,8 +585,14 @@ mod tests {
     }
 
     fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
-        proptest::collection::vec(("[a-z.]{0,10}", value()), 0..6)
-            .prop_map(|v| v.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect())
+        proptest::collection::vec(
+            (
+                prop_oneof![4 => "[a-z.]{0,10}", 1 => "[a-z.]{126,140}"],
+                value(),
+            ),
+            0..6,
+        )
+        .prop_map(|v| v.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect())
     }
 
     fn context() -> impl Strategy<Value = SpanContext> {
