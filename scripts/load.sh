@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Loopback load runs: wrk against benches/examples/load_server for each variant, bounded in time.
-# Usage: scripts/load.sh [seconds]   (needs wrk: apt-get install wrk)
+# Usage: scripts/load.sh [seconds]   (installs wrk from Debian if missing)
 # DEMO_SHAPE=1 scripts/load.sh: the demo-shaped request (Redis, SQLite, an HTTP call; needs Redis)
 # for bare and the traced variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# wrk from Debian's packages when the machine lacks it
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
 secs=${1:-8}
 cargo build --release -q -p benches --example load_server
 bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server

@@ -6,9 +6,14 @@
 # either figure. Each round also reads the server worker thread's CPU time per request; the ratio
 # of those (bare over variant) is the throughput the worker thread alone would allow.
 # Usage: scripts/load_paired.sh <variant> [rounds] [seconds per round]
-#   variant: traced | traced-10pct | traced-off | otel-axum   (needs wrk: apt-get install wrk)
+#   variant: traced | traced-10pct | traced-off | otel-axum   (installs wrk from Debian if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# wrk from Debian's packages when the machine lacks it
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
 variant=${1:-traced-off}
 rounds=${2:-10}
 secs=${3:-2}
