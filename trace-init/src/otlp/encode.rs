@@ -19,12 +19,15 @@ const FIXED64: u8 = 1;
 const LEN: u8 = 2;
 const FIXED32: u8 = 5;
 
-/// Bytes a varint takes.
+/// Bytes a varint takes: one per 7 bits, at least one (`(bits * 9 + 64) / 64` is that without a
+/// division).
+#[inline]
 fn varint_len(v: u64) -> usize {
-    // 1 byte per 7 bits, at least one
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
 }
 
+#[inline]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -33,20 +36,29 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// Bytes a field's tag takes (the fields here are below 2048).
+#[inline]
 fn tag_len(field: u32) -> usize {
-    varint_len(u64::from(field << 3))
+    if field < 16 {
+        1
+    } else {
+        2
+    }
 }
 
+#[inline]
 fn put_tag(out: &mut Vec<u8>, field: u32, wire: u8) {
     put_varint(out, u64::from(field << 3 | u32::from(wire)));
 }
 
 /// A length-delimited field holding `len` bytes.
+#[inline]
 fn len_field(field: u32, len: usize) -> usize {
     tag_len(field) + varint_len(len as u64) + len
 }
 
 /// A string or bytes field, left out when empty (the proto3 default).
+#[inline]
 fn bytes_field(field: u32, b: &[u8]) -> usize {
     if b.is_empty() {
         0
@@ -55,6 +67,7 @@ fn bytes_field(field: u32, b: &[u8]) -> usize {
     }
 }
 
+#[inline]
 fn put_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
     if !b.is_empty() {
         put_tag(out, field, LEN);
@@ -63,12 +76,14 @@ fn put_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
     }
 }
 
+#[inline]
 fn put_len(out: &mut Vec<u8>, field: u32, len: usize) {
     put_tag(out, field, LEN);
     put_varint(out, len as u64);
 }
 
 /// An unsigned varint field, left out when zero.
+#[inline]
 fn uint_field(field: u32, v: u64) -> usize {
     if v == 0 {
         0
@@ -77,6 +92,7 @@ fn uint_field(field: u32, v: u64) -> usize {
     }
 }
 
+#[inline]
 fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
     if v != 0 {
         put_tag(out, field, VARINT);
@@ -84,6 +100,7 @@ fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
     }
 }
 
+#[inline]
 fn fixed64_field(field: u32, v: u64) -> usize {
     if v == 0 {
         0
@@ -92,6 +109,7 @@ fn fixed64_field(field: u32, v: u64) -> usize {
     }
 }
 
+#[inline]
 fn put_fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
     if v != 0 {
         put_tag(out, field, FIXED64);
@@ -99,6 +117,7 @@ fn put_fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
     }
 }
 
+#[inline]
 fn fixed32_field(field: u32, v: u32) -> usize {
     if v == 0 {
         0
@@ -107,6 +126,7 @@ fn fixed32_field(field: u32, v: u32) -> usize {
     }
 }
 
+#[inline]
 fn put_fixed32(out: &mut Vec<u8>, field: u32, v: u32) {
     if v != 0 {
         put_tag(out, field, FIXED32);
@@ -114,6 +134,7 @@ fn put_fixed32(out: &mut Vec<u8>, field: u32, v: u32) {
     }
 }
 
+#[inline]
 fn nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -122,6 +143,7 @@ fn nanos(t: SystemTime) -> u64 {
 // ---- common.v1: AnyValue, ArrayValue, KeyValue, InstrumentationScope ----
 
 /// `AnyValue` body. A oneof member is written even when it holds its default.
+#[inline]
 fn any_value_len(v: &Value) -> usize {
     match v {
         Value::String(s) => len_field(1, s.as_str().len()),
@@ -210,6 +232,7 @@ fn put_array(out: &mut Vec<u8>, a: &Array) {
 }
 
 /// `KeyValue` body: `key = 1`, `value = 2` (always present).
+#[inline]
 fn key_value_len(key: &str, value: &Value) -> usize {
     bytes_field(1, key.as_bytes()) + len_field(2, any_value_len(value))
 }
