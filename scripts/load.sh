@@ -5,11 +5,7 @@
 # for bare and the traced variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# wrk from Debian's packages when the machine lacks it
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+. scripts/need_wrk.sh
 secs=${1:-8}
 cargo build --release -q -p benches --example load_server
 bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server

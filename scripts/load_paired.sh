@@ -9,11 +9,7 @@
 #   variant: traced | traced-10pct | traced-off | otel-axum   (installs wrk from Debian if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# wrk from Debian's packages when the machine lacks it
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+. scripts/need_wrk.sh
 variant=${1:-traced-off}
 rounds=${2:-10}
 secs=${3:-2}

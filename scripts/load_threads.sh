@@ -5,11 +5,7 @@
 # stand-in). Usage: scripts/load_threads.sh <bare|traced|traced-10pct|traced-off|otel-axum> [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# wrk from Debian's packages when the machine lacks it
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+. scripts/need_wrk.sh
 variant=${1:-traced}
 secs=${2:-5}
 port=8097

@@ -100,37 +100,21 @@ fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
     }
 }
 
+/// A fixed-width field of `width` bytes (8: `fixed64`, 4: `fixed32`), left out when zero.
 #[inline]
-fn fixed64_field(field: u32, v: u64) -> usize {
+fn fixed_field(field: u32, v: u64, width: usize) -> usize {
     if v == 0 {
         0
     } else {
-        tag_len(field) + 8
+        tag_len(field) + width
     }
 }
 
 #[inline]
-fn put_fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
+fn put_fixed(out: &mut Vec<u8>, field: u32, v: u64, width: usize) {
     if v != 0 {
-        put_tag(out, field, FIXED64);
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-#[inline]
-fn fixed32_field(field: u32, v: u32) -> usize {
-    if v == 0 {
-        0
-    } else {
-        tag_len(field) + 4
-    }
-}
-
-#[inline]
-fn put_fixed32(out: &mut Vec<u8>, field: u32, v: u32) {
-    if v != 0 {
-        put_tag(out, field, FIXED32);
-        out.extend_from_slice(&v.to_le_bytes());
+        put_tag(out, field, if width == 8 { FIXED64 } else { FIXED32 });
+        out.extend_from_slice(&v.to_le_bytes()[..width]);
     }
 }
 
@@ -188,13 +172,13 @@ fn put_any_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-/// Calls `f` with each element of an array as a `Value`.
+/// Calls `f` with each element of a boolean or number array as a `Value` (string arrays are
+/// written in place, without a `Value` per element).
 fn each_element(a: &Array, mut f: impl FnMut(&Value)) {
     match a {
         Array::Bool(v) => v.iter().for_each(|x| f(&Value::Bool(*x))),
         Array::I64(v) => v.iter().for_each(|x| f(&Value::I64(*x))),
         Array::F64(v) => v.iter().for_each(|x| f(&Value::F64(*x))),
-        Array::String(v) => v.iter().for_each(|x| f(&Value::String(x.clone()))),
         _ => {}
     }
 }
@@ -315,10 +299,10 @@ pub(crate) fn resource(resource: &Resource) -> Vec<u8> {
 // ---- trace.v1 ----
 
 /// `flags`: the trace flags, and whether the parent (or linked) context is remote.
-fn span_flags(remote: bool, trace_flags: u8) -> u32 {
-    const HAS_IS_REMOTE: u32 = 0x100;
-    const IS_REMOTE: u32 = 0x200;
-    u32::from(trace_flags) | HAS_IS_REMOTE | if remote { IS_REMOTE } else { 0 }
+fn span_flags(remote: bool, trace_flags: u8) -> u64 {
+    const HAS_IS_REMOTE: u64 = 0x100;
+    const IS_REMOTE: u64 = 0x200;
+    u64::from(trace_flags) | HAS_IS_REMOTE | if remote { IS_REMOTE } else { 0 }
 }
 
 fn kind(k: &SpanKind) -> u64 {
@@ -358,7 +342,7 @@ struct SpanParts {
 }
 
 fn event_len(e: &opentelemetry::trace::Event) -> usize {
-    fixed64_field(1, nanos(e.timestamp))
+    fixed_field(1, nanos(e.timestamp), 8)
         + bytes_field(2, e.name.as_bytes())
         + attributes_len(3, &e.attributes)
         + uint_field(4, u64::from(e.dropped_attributes_count))
@@ -371,7 +355,7 @@ fn link_len(l: &opentelemetry::trace::Link, trace_state: &str) -> usize {
         + bytes_field(3, trace_state.as_bytes())
         + attributes_len(4, &l.attributes)
         + uint_field(5, u64::from(l.dropped_attributes_count))
-        + fixed32_field(6, span_flags(sc.is_remote(), sc.trace_flags().to_u8()))
+        + fixed_field(6, span_flags(sc.is_remote(), sc.trace_flags().to_u8()), 4)
 }
 
 fn span_parts(s: &SpanData) -> SpanParts {
@@ -387,19 +371,20 @@ fn span_parts(s: &SpanData) -> SpanParts {
         + parent
         + bytes_field(5, s.name.as_bytes())
         + uint_field(6, kind(&s.span_kind))
-        + fixed64_field(7, nanos(s.start_time))
-        + fixed64_field(8, nanos(s.end_time))
+        + fixed_field(7, nanos(s.start_time), 8)
+        + fixed_field(8, nanos(s.end_time), 8)
         + attributes_len(9, &s.attributes)
         + uint_field(10, u64::from(s.dropped_attributes_count))
         + uint_field(12, u64::from(s.events.dropped_count))
         + uint_field(14, u64::from(s.links.dropped_count))
         + len_field(15, status_len(&s.status))
-        + fixed32_field(
+        + fixed_field(
             16,
             span_flags(
                 s.parent_span_is_remote,
                 s.span_context.trace_flags().to_u8(),
             ),
+            4,
         );
     for e in s.events.iter() {
         len += len_field(11, event_len(e));
@@ -420,13 +405,13 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData, parts: &SpanParts) {
     }
     put_bytes(out, 5, s.name.as_bytes());
     put_uint(out, 6, kind(&s.span_kind));
-    put_fixed64(out, 7, nanos(s.start_time));
-    put_fixed64(out, 8, nanos(s.end_time));
+    put_fixed(out, 7, nanos(s.start_time), 8);
+    put_fixed(out, 8, nanos(s.end_time), 8);
     put_attributes(out, 9, &s.attributes);
     put_uint(out, 10, u64::from(s.dropped_attributes_count));
     for e in s.events.iter() {
         put_len(out, 11, event_len(e));
-        put_fixed64(out, 1, nanos(e.timestamp));
+        put_fixed(out, 1, nanos(e.timestamp), 8);
         put_bytes(out, 2, e.name.as_bytes());
         put_attributes(out, 3, &e.attributes);
         put_uint(out, 4, u64::from(e.dropped_attributes_count));
@@ -441,19 +426,21 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData, parts: &SpanParts) {
         put_bytes(out, 3, trace_state.as_bytes());
         put_attributes(out, 4, &l.attributes);
         put_uint(out, 5, u64::from(l.dropped_attributes_count));
-        put_fixed32(
+        put_fixed(
             out,
             6,
             span_flags(lsc.is_remote(), lsc.trace_flags().to_u8()),
+            4,
         );
     }
     put_uint(out, 14, u64::from(s.links.dropped_count));
     put_len(out, 15, status_len(&s.status));
     put_status(out, &s.status);
-    put_fixed32(
+    put_fixed(
         out,
         16,
         span_flags(s.parent_span_is_remote, sc.trace_flags().to_u8()),
+        4,
     );
 }
 
