@@ -1,6 +1,7 @@
 //! Server layer: bare axum vs tower-trace (sampled, unsampled, incoming traceparent, ten context
 //! attributes) vs axum-tracing-opentelemetry's `OtelAxumLayer` vs tower-http's `TraceLayer` with the
-//! OpenTelemetry bridge. In-process `oneshot` on an axum 0.8 router, body read to the end, every
+//! OpenTelemetry bridge. In-process `oneshot` on an axum 0.8 router prepared as `axum::serve`
+//! prepares it (`with_state(())`), body read to the end, every
 //! span through the same batch pipeline into an exporter that discards.
 
 use axum::body::Body;
@@ -27,6 +28,12 @@ fn request(traceparent: Option<&str>) -> Request<Body> {
         b = b.header("traceparent", tp);
     }
     b.body(Body::empty()).unwrap()
+}
+
+/// The router as `axum::serve` runs it: `with_state(())` turns every handler into a route once,
+/// instead of on each request (what calling an unconverted `Router` directly does).
+fn served(router: Router) -> Router {
+    router.with_state(())
 }
 
 async fn run(app: &Router, traceparent: Option<&str>) {
@@ -81,6 +88,8 @@ fn bench(c: &mut Criterion) {
         .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
         .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
     let tower_http = router().layer(tower_http::trace::TraceLayer::new_for_http());
+    let [bare, ours, ten, ratio0, otel_axum, tower_http] =
+        [bare, ours, ten, ratio0, otel_axum, tower_http].map(served);
 
     let mut g = c.benchmark_group("server");
     g.bench_function("bare axum", |b| b.to_async(&rt).iter(|| run(&bare, None)));

@@ -6,24 +6,10 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sqlx::pool::PoolOptions;
-use sqlx::Executor;
 use trace_core::sql::{sanitize, Dialect};
 
 const PK_SELECT_PG: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
 const PK_SELECT_LITE: &str = "SELECT id, name, email FROM bench_users WHERE id = ?";
-
-async fn setup<DB: sqlx::Database>(pool: &sqlx::Pool<DB>)
-where
-    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
-{
-    pool.execute("CREATE TABLE IF NOT EXISTS bench_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)")
-        .await
-        .unwrap();
-    pool.execute("DELETE FROM bench_users").await.unwrap();
-    pool.execute("INSERT INTO bench_users (id, name, email) VALUES (1, 'ada', 'ada@example.com'), (2, 'bob', 'bob@example.com')")
-        .await
-        .unwrap();
-}
 
 fn bench(c: &mut Criterion) {
     benches::install();
@@ -33,29 +19,13 @@ fn bench(c: &mut Criterion) {
         .unwrap();
 
     let (pg, lite) = rt.block_on(async {
-        let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
-            .await
-            .expect("PostgreSQL on 127.0.0.1:5432");
-        let exists: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = 'trace_bench'")
-                .fetch_optional(&admin)
-                .await
-                .unwrap();
-        if exists.is_none() {
-            admin.execute("CREATE DATABASE trace_bench").await.unwrap();
-        }
-        let pg = PoolOptions::<sqlx::Postgres>::new()
-            .max_connections(1)
-            .connect("postgres://postgres@127.0.0.1:5432/trace_bench")
-            .await
-            .unwrap();
-        setup(&pg).await;
+        let pg = benches::sql_bench::postgres().await;
         let lite = PoolOptions::<sqlx::Sqlite>::new()
             .max_connections(1)
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        setup(&lite).await;
+        benches::sql_bench::fill(&lite).await;
         (pg, lite)
     });
     let pg_traced = sqlx_trace::TracedPool::new(pg.clone());

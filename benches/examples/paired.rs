@@ -73,11 +73,7 @@ async fn main() {
 async fn measure(case: String, rounds: usize) -> (f64, f64, f64) {
     match case.as_str() {
         "postgres" => {
-            let pool = sqlx::pool::PoolOptions::<sqlx::Postgres>::new()
-                .max_connections(1)
-                .connect("postgres://postgres@127.0.0.1:5432/trace_bench")
-                .await
-                .expect("database trace_bench (run the sql benchmark once)");
+            let pool = benches::sql_bench::postgres().await;
             let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
             const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
             paired!(

@@ -314,6 +314,10 @@ impl Receiver {
                     async move { http_export(&state, &headers, body).await }
                 }),
             );
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|s| {
+                let _ = s.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app).await;
         });
         Self { state, addr }
@@ -514,7 +518,15 @@ where
 fn tokio_stream_from(
     listener: tokio::net::TcpListener,
 ) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    tokio_stream::wrappers::TcpListenerStream::new(listener)
+    // Collectors answer with Nagle's algorithm off (Go's net package sets TCP_NODELAY on every
+    // connection); without it a response written in pieces waits for the exporter's delayed ACK
+    // (40 ms on Linux) and the exporter's queue overflows behind it.
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+        let s = s?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    })
 }
 
 /// Runs `f` under a root span named `test` (with the in-memory test pipeline installed) and
