@@ -7,16 +7,17 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: one criterion run with every variant (BENCHMARKS.md, the later full run)
-    ("server: tower-trace, sampled", 2.08, True),
-    ("server: axum-tracing-opentelemetry", 9.14, False),
-    ("server: tower-http TraceLayer + bridge", 13.07, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.89, True),
-    ("SQL (PostgreSQL): sqlx-trace", 1.71, True),
+    # server: three criterion runs on 2026-11-29 (session 6 machine), router prepared as
+    # axum::serve prepares it; medians of the three
+    ("server: tower-trace, sampled", 0.80, True),
+    ("server: axum-tracing-opentelemetry", 3.19, False),
+    ("server: tower-http TraceLayer + bridge", 3.33, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.44, True),
+    # SQL, Redis, client: the interleaved runner (`paired`), medians of the runs of 2026-11-29
+    ("SQL (PostgreSQL): sqlx-trace", 1.5, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    # Redis and client: the interleaved runner, medians of the latest runs
-    ("Redis GET: redis-trace", 1.94, True),
-    ("HTTP client: reqwest-trace", 1.71, True),
+    ("Redis GET: redis-trace", 1.52, True),
+    ("HTTP client: reqwest-trace", 2.57, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
