@@ -28,7 +28,9 @@ fn main() {
         "{:>12} {:>10} {:>10} {:>8}",
         "target/s", "made", "arrived", "dropped"
     );
-    for rate in [10_000u64, 20_000, 30_000, 40_000, 50_000, 100_000, 200_000] {
+    for rate in [
+        10_000u64, 20_000, 30_000, 40_000, 50_000, 100_000, 200_000, 400_000, 800_000,
+    ] {
         let (receiver, counts) = receiver();
         let guard = trace_init::builder()
             .otlp(Protocol::Grpc, receiver.endpoint())

@@ -523,9 +523,11 @@ fn tokio_stream_from(
     // (40 ms on Linux) and the exporter's queue overflows behind it.
     use tokio_stream::StreamExt;
     tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
-        let s = s?;
-        s.set_nodelay(true)?;
-        Ok(s)
+        if let Ok(s) = &s {
+            // a socket that refuses the option still serves, only slower
+            let _ = s.set_nodelay(true);
+        }
+        s
     })
 }
 
