@@ -557,3 +557,77 @@ async fn commands_under_an_unsampled_parent_work_unchanged_and_record_nothing() 
     );
     cleanup(&p).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_gives_connection_refused_spans_and_the_callers_error_unchanged() {
+    let pipeline = install();
+    // A Redis of our own, stopped for good under a connection manager: its reconnects find
+    // nothing listening on the port.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = spawn_redis(port);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(200)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(1);
+    let mut manager = None;
+    for _ in 0..100 {
+        if let Ok(m) =
+            redis::aio::ConnectionManager::new_with_config(client.clone(), config.clone()).await
+        {
+            manager = Some(m);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut con =
+        TracedConnection::new(manager.expect("our redis-server came up")).with_address_of(&client);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (trace_id, errors) = Operation::new("refused")
+        .run(async move {
+            // the first command may see the old connection break; the reconnects that follow
+            // are refused
+            let mut errors = Vec::new();
+            for _ in 0..40 {
+                let r: redis::RedisResult<Option<String>> = con.get("k").await;
+                let e = r.expect_err("nothing is listening");
+                let refused = e.is_connection_refusal();
+                errors.push((refused, e.to_string()));
+                if refused {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (Context::current().span().span_context().trace_id(), errors)
+        })
+        .await;
+    let (_, refusal) = errors
+        .iter()
+        .find(|(refused, _)| *refused)
+        .unwrap_or_else(|| panic!("no connection refusal reached the caller: {errors:?}"));
+    let n = errors.len();
+    let trace = tokio::task::spawn_blocking(move || pipeline.wait_for_spans(trace_id, n + 1))
+        .await
+        .unwrap();
+    let gets = named(&trace, "GET");
+    assert_eq!(gets.len(), n, "one span per command");
+    let span = gets
+        .iter()
+        .find(|s| s.str_attr("error.type") == "connection_refused")
+        .expect("a span with error.type connection_refused");
+    // the span says what the caller got, and the caller got redis' own error
+    assert_eq!(
+        span.status,
+        Status::Error {
+            description: refusal.clone().into()
+        }
+    );
+    assert_eq!(span.span_kind, SpanKind::Client);
+    assert_eq!(span.int_attr("server.port"), i64::from(port));
+    assert_eq!(span.str_attr("db.system.name"), "redis");
+}
