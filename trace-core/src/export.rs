@@ -30,7 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use opentelemetry::Context;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanLimits, SpanProcessor};
 use opentelemetry_sdk::Resource;
@@ -135,6 +138,248 @@ pub(crate) enum Finished {
     Recorded(Recorded),
     /// A span of the SDK.
     Sdk(SpanData),
+}
+
+/// Read access to a finished span's data: what an exporter writes out. Implemented by the SDK's
+/// `SpanData` and by [`FinishedSpan`], so one encoder serves both.
+pub trait SpanView {
+    /// The span's own context (trace id, span id, flags, trace state).
+    fn span_context(&self) -> &SpanContext;
+    /// The parent's span id; [`SpanId::INVALID`] for a root span.
+    fn parent_span_id(&self) -> SpanId;
+    /// Whether the parent came from another process.
+    fn parent_is_remote(&self) -> bool;
+    /// The span name.
+    fn name(&self) -> &str;
+    /// The span kind.
+    fn kind(&self) -> &SpanKind;
+    /// When the span started.
+    fn start_time(&self) -> SystemTime;
+    /// When the span ended.
+    fn end_time(&self) -> SystemTime;
+    /// The attributes, in the order they were set.
+    fn attributes(&self) -> &[KeyValue];
+    /// Attributes dropped by the span limits.
+    fn dropped_attributes_count(&self) -> u32;
+    /// The events.
+    fn events(&self) -> &[Event];
+    /// Events dropped by the span limits.
+    fn dropped_events_count(&self) -> u32;
+    /// The links.
+    fn links(&self) -> &[Link];
+    /// Links dropped by the span limits.
+    fn dropped_links_count(&self) -> u32;
+    /// The status.
+    fn status(&self) -> &Status;
+    /// The instrumentation scope.
+    fn instrumentation_scope(&self) -> &InstrumentationScope;
+}
+
+impl SpanView for SpanData {
+    fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+    fn parent_span_id(&self) -> SpanId {
+        self.parent_span_id
+    }
+    fn parent_is_remote(&self) -> bool {
+        self.parent_span_is_remote
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &SpanKind {
+        &self.span_kind
+    }
+    fn start_time(&self) -> SystemTime {
+        self.start_time
+    }
+    fn end_time(&self) -> SystemTime {
+        self.end_time
+    }
+    fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+    fn dropped_attributes_count(&self) -> u32 {
+        self.dropped_attributes_count
+    }
+    fn events(&self) -> &[Event] {
+        &self.events.events
+    }
+    fn dropped_events_count(&self) -> u32 {
+        self.events.dropped_count
+    }
+    fn links(&self) -> &[Link] {
+        &self.links.links
+    }
+    fn dropped_links_count(&self) -> u32 {
+        self.links.dropped_count
+    }
+    fn status(&self) -> &Status {
+        &self.status
+    }
+    fn instrumentation_scope(&self) -> &InstrumentationScope {
+        &self.instrumentation_scope
+    }
+}
+
+/// A finished span as the span queue holds it: one of the adapters' spans as it was recorded, or
+/// an SDK span. A [`FinishedExporter`] reads it through [`SpanView`] without converting it.
+pub struct FinishedSpan(Finished);
+
+impl fmt::Debug for FinishedSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinishedSpan")
+            .field("name", &self.name())
+            .field("span_context", self.span_context())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FinishedSpan {
+    /// The span in the SDK's form (for exporters that take `SpanData`).
+    pub fn into_span_data(self) -> SpanData {
+        match self.0 {
+            Finished::Recorded(r) => r.into_span_data(),
+            Finished::Sdk(s) => s,
+        }
+    }
+
+    /// Frees the span on this thread, handing its attribute vector back to the pool the
+    /// adapters take theirs from.
+    fn release(self) {
+        if let Finished::Recorded(r) = self.0 {
+            r.release();
+        }
+    }
+}
+
+macro_rules! delegate_view {
+    ($($name:ident -> $ty:ty),* $(,)?) => {
+        impl SpanView for FinishedSpan {
+            $(
+                #[inline]
+                fn $name(&self) -> $ty {
+                    match &self.0 {
+                        Finished::Recorded(r) => r.$name(),
+                        Finished::Sdk(s) => s.$name(),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate_view!(
+    span_context -> &SpanContext,
+    parent_span_id -> SpanId,
+    parent_is_remote -> bool,
+    name -> &str,
+    kind -> &SpanKind,
+    start_time -> SystemTime,
+    end_time -> SystemTime,
+    attributes -> &[KeyValue],
+    dropped_attributes_count -> u32,
+    events -> &[Event],
+    dropped_events_count -> u32,
+    links -> &[Link],
+    dropped_links_count -> u32,
+    status -> &Status,
+    instrumentation_scope -> &InstrumentationScope,
+);
+
+/// An exporter that takes the span queue's spans as they are held ([`FinishedSpan`], read through
+/// [`SpanView`]) instead of the SDK's `SpanData`: the adapters' spans skip the conversion, and
+/// the queue frees each batch on its own thread after the call.
+///
+/// ```
+/// use opentelemetry_sdk::error::OTelSdkResult;
+/// use trace_core::export::{FinishedExporter, FinishedSpan, QueueConfig, SpanQueue, SpanView};
+///
+/// struct Names;
+/// impl FinishedExporter for Names {
+///     fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+///         for span in batch {
+///             println!("{} ({} attributes)", span.name(), span.attributes().len());
+///         }
+///         Ok(())
+///     }
+/// }
+/// let queue = SpanQueue::with_finished_exporter(Names, QueueConfig::default());
+/// # let _ = queue;
+/// ```
+pub trait FinishedExporter: Send + 'static {
+    /// Exports one batch; returns when it is delivered or has failed.
+    fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult;
+    /// Called once when the queue shuts down.
+    fn shutdown(&mut self) -> OTelSdkResult {
+        Ok(())
+    }
+    /// The provider's resource, before the first export.
+    fn set_resource(&mut self, _resource: &Resource) {}
+}
+
+/// Where the export thread's batches go: an SDK exporter (spans converted to `SpanData`) or a
+/// [`FinishedExporter`].
+trait Sink: Send + 'static {
+    fn push(&mut self, span: Finished);
+    fn len(&self) -> usize;
+    /// Exports what is held and empties the batch.
+    fn export(&mut self) -> OTelSdkResult;
+    fn shutdown(&mut self) -> OTelSdkResult;
+    fn set_resource(&mut self, resource: &Resource);
+}
+
+struct SdkSink<E> {
+    exporter: E,
+    batch: Vec<SpanData>,
+    batch_size: usize,
+}
+
+impl<E: SpanExporter + 'static> Sink for SdkSink<E> {
+    fn push(&mut self, span: Finished) {
+        self.batch.push(FinishedSpan(span).into_span_data());
+    }
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+    fn export(&mut self) -> OTelSdkResult {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+        futures_executor::block_on(self.exporter.export(batch))
+    }
+    fn shutdown(&mut self) -> OTelSdkResult {
+        self.exporter.shutdown()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.exporter.set_resource(resource);
+    }
+}
+
+struct FinishedSink<E> {
+    exporter: E,
+    batch: Vec<FinishedSpan>,
+}
+
+impl<E: FinishedExporter> Sink for FinishedSink<E> {
+    fn push(&mut self, span: Finished) {
+        self.batch.push(FinishedSpan(span));
+    }
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+    fn export(&mut self) -> OTelSdkResult {
+        let r = self.exporter.export(&self.batch);
+        for span in self.batch.drain(..) {
+            span.release();
+        }
+        r
+    }
+    fn shutdown(&mut self) -> OTelSdkResult {
+        self.exporter.shutdown()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.exporter.set_resource(resource);
+    }
 }
 
 enum Control {
@@ -292,8 +537,34 @@ impl SpanQueue {
         config: QueueConfig,
         reporter: Reporter,
     ) -> Self {
+        let batch_size = Self::batch_size(&config);
+        let sink = SdkSink {
+            exporter,
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
+        };
+        Self::start(sink, config, reporter)
+    }
+
+    /// Starts the export thread for an exporter that reads the queued spans as they are (no
+    /// conversion to `SpanData` for the adapters' spans); reports go to a `tracing` warning.
+    pub fn with_finished_exporter<E: FinishedExporter>(exporter: E, config: QueueConfig) -> Self {
+        let sink = FinishedSink {
+            exporter,
+            batch: Vec::with_capacity(Self::batch_size(&config)),
+        };
+        Self::start(sink, config, Arc::new(log_report))
+    }
+
+    fn batch_size(config: &QueueConfig) -> usize {
+        config
+            .max_export_batch_size
+            .clamp(1, config.max_queue_size.max(1))
+    }
+
+    fn start<S: Sink>(sink: S, config: QueueConfig, reporter: Reporter) -> Self {
         let max_queue = config.max_queue_size.max(1);
-        let batch_size = config.max_export_batch_size.clamp(1, max_queue);
+        let batch_size = Self::batch_size(&config);
         let (spans, span_rx) = sync_channel(max_queue);
         let (control, control_rx) = sync_channel(64);
         let wake_sent = Arc::new(AtomicBool::new(false));
@@ -309,12 +580,11 @@ impl SpanQueue {
             }),
         });
         let worker = Worker {
-            exporter,
+            sink,
             spans: span_rx,
             control: control_rx,
             wake_sent: wake_sent.clone(),
             counters: counters.clone(),
-            batch: Vec::with_capacity(batch_size),
             batch_size,
             delay: config.scheduled_delay,
             reporting: reporting.clone(),
@@ -442,19 +712,18 @@ impl SpanProcessor for SpanQueue {
     }
 }
 
-struct Worker<E> {
-    exporter: E,
+struct Worker<S> {
+    sink: S,
     spans: Receiver<Finished>,
     control: Receiver<Control>,
     wake_sent: Arc<AtomicBool>,
     counters: Arc<Counters>,
-    batch: Vec<SpanData>,
     batch_size: usize,
     delay: Duration,
     reporting: Arc<Reporting>,
 }
 
-impl<E: SpanExporter> Worker<E> {
+impl<S: Sink> Worker<S> {
     fn run(mut self) {
         // Nothing the exporter does (HTTP clients, gRPC) may make spans of its own.
         let _suppress = Context::enter_telemetry_suppressed_scope();
@@ -477,12 +746,12 @@ impl<E: SpanExporter> Worker<E> {
                 }
                 Ok(Control::Shutdown(reply)) => {
                     let r = self.drain();
-                    let _ = self.exporter.shutdown();
+                    let _ = self.sink.shutdown();
                     self.reporting.report(true, 0);
                     let _ = reply.send(r);
                     return;
                 }
-                Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
+                Ok(Control::Resource(r)) => self.sink.set_resource(&r),
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.drain();
                     last_export = Instant::now();
@@ -503,21 +772,19 @@ impl<E: SpanExporter> Worker<E> {
         let mut result = Ok(());
         while taken < target {
             let limit = self.batch_size.min(target - taken);
-            while self.batch.len() < limit {
+            while self.sink.len() < limit {
                 match self.spans.try_recv() {
-                    Ok(Finished::Recorded(r)) => self.batch.push(r.into_span_data()),
-                    Ok(Finished::Sdk(s)) => self.batch.push(s),
+                    Ok(span) => self.sink.push(span),
                     Err(_) => break,
                 }
             }
-            let n = self.batch.len();
+            let n = self.sink.len();
             if n == 0 {
                 break;
             }
             taken += n;
             self.counters.taken.fetch_add(n as u64, Ordering::Release);
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
-            match futures_executor::block_on(self.exporter.export(batch)) {
+            match self.sink.export() {
                 Ok(()) => {
                     self.counters
                         .exported

@@ -90,7 +90,61 @@ impl std::fmt::Debug for Recorded {
     }
 }
 
+impl crate::export::SpanView for Recorded {
+    fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+    fn parent_span_id(&self) -> SpanId {
+        self.parent_span_id
+    }
+    fn parent_is_remote(&self) -> bool {
+        self.parent_is_remote
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &SpanKind {
+        &self.kind
+    }
+    fn start_time(&self) -> SystemTime {
+        self.start
+    }
+    fn end_time(&self) -> SystemTime {
+        self.end
+    }
+    fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+    fn dropped_attributes_count(&self) -> u32 {
+        self.dropped_attributes
+    }
+    fn events(&self) -> &[Event] {
+        &self.events
+    }
+    fn dropped_events_count(&self) -> u32 {
+        self.dropped_events
+    }
+    fn links(&self) -> &[Link] {
+        &self.links
+    }
+    fn dropped_links_count(&self) -> u32 {
+        self.dropped_links
+    }
+    fn status(&self) -> &Status {
+        &self.status
+    }
+    fn instrumentation_scope(&self) -> &InstrumentationScope {
+        self.scope
+    }
+}
+
 impl Recorded {
+    /// Frees the span, its attribute vector emptied into the pool for the next spans (on the
+    /// export thread, after a [`FinishedExporter`](crate::export::FinishedExporter) read it).
+    pub(crate) fn release(mut self) {
+        recycle(std::mem::take(&mut self.attributes));
+    }
+
     /// The SDK's form of the span, for the exporter (on the export thread).
     pub(crate) fn into_span_data(mut self) -> SpanData {
         let mut attributes = Vec::with_capacity(self.attributes.len());
@@ -270,5 +324,73 @@ impl Drop for RecordingSpan {
             d.end = opentelemetry::time::now();
             self.queue.push(Finished::Recorded(*d));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::SpanView;
+    use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
+    use std::time::Duration;
+
+    /// A span with something in every field.
+    fn recorded() -> Recorded {
+        let cx = |t: u128, s: u64| {
+            SpanContext::new(
+                TraceId::from(t),
+                SpanId::from(s),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::from_key_value([("k", "v")]).unwrap(),
+            )
+        };
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        Recorded {
+            parent_span_id: SpanId::from(7),
+            parent_is_remote: true,
+            kind: SpanKind::Client,
+            name: Cow::Borrowed("GET /users/{id}"),
+            start,
+            end: start + Duration::from_millis(3),
+            attributes: vec![KeyValue::new("a", 1), KeyValue::new("b", "two")],
+            dropped_attributes: 2,
+            events: vec![Event::new("e", start, vec![KeyValue::new("x", true)], 1)],
+            dropped_events: 3,
+            links: vec![Link::new(cx(9, 10), vec![KeyValue::new("l", 1.5)], 4)],
+            dropped_links: 5,
+            status: Status::error("boom"),
+            scope: scope_of("recording-test"),
+            span_context: cx(1, 2),
+        }
+    }
+
+    fn same(a: &dyn SpanView, b: &dyn SpanView) {
+        assert_eq!(a.span_context(), b.span_context());
+        assert_eq!(a.parent_span_id(), b.parent_span_id());
+        assert_eq!(a.parent_is_remote(), b.parent_is_remote());
+        assert_eq!(a.name(), b.name());
+        assert_eq!(a.kind(), b.kind());
+        assert_eq!(a.start_time(), b.start_time());
+        assert_eq!(a.end_time(), b.end_time());
+        assert_eq!(a.attributes(), b.attributes());
+        assert_eq!(a.dropped_attributes_count(), b.dropped_attributes_count());
+        assert_eq!(a.events(), b.events());
+        assert_eq!(a.dropped_events_count(), b.dropped_events_count());
+        assert_eq!(a.links(), b.links());
+        assert_eq!(a.dropped_links_count(), b.dropped_links_count());
+        assert_eq!(a.status(), b.status());
+        assert_eq!(a.instrumentation_scope(), b.instrumentation_scope());
+    }
+
+    #[test]
+    fn a_recorded_span_reads_the_same_as_its_span_data() {
+        // what an exporter reads without the conversion equals what it reads after it
+        same(&recorded(), &recorded().into_span_data());
+        // and the view does read the fields (not defaults)
+        let r = recorded();
+        assert_eq!(r.name(), "GET /users/{id}");
+        assert_eq!(r.dropped_links_count(), 5);
+        assert_eq!(r.attributes().len(), 2);
     }
 }

@@ -295,21 +295,23 @@ pub fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
 }
 
 /// The span queue (trace-core's batch processor: the adapters' spans skip the SDK's span) for
-/// `exporter` with the `OTEL_BSP_*` settings and the span limits.
+/// `exporter` with the `OTEL_BSP_*` settings and the span limits. (The OTLP exporter reads the
+/// queued spans as they are: `SpanQueue::with_finished_exporter`.)
 fn batch_processor<E>(exporter: E, b: &BatchSettings, limits: SpanLimits) -> SpanQueue
 where
     E: opentelemetry_sdk::trace::SpanExporter + 'static,
 {
-    SpanQueue::new(
-        exporter,
-        QueueConfig {
-            max_queue_size: b.max_queue_size,
-            max_export_batch_size: b.max_export_batch_size,
-            scheduled_delay: b.schedule_delay,
-            limits,
-            ..QueueConfig::default()
-        },
-    )
+    SpanQueue::new(exporter, queue_config(b, limits))
+}
+
+fn queue_config(b: &BatchSettings, limits: SpanLimits) -> QueueConfig {
+    QueueConfig {
+        max_queue_size: b.max_queue_size,
+        max_export_batch_size: b.max_export_batch_size,
+        scheduled_delay: b.schedule_delay,
+        limits,
+        ..QueueConfig::default()
+    }
 }
 
 /// One export may take at most the exporter timeout, and at most the batch export timeout
@@ -378,7 +380,10 @@ fn build_provider(
             )
             .map_err(|e| InitError::Exporter(e.0))?;
             guard.runtime = Some(rt);
-            queue = Some(batch_processor(exporter, &s.batch, limits));
+            queue = Some(SpanQueue::with_finished_exporter(
+                exporter,
+                queue_config(&s.batch, limits),
+            ));
         }
     }
     if let Some(q) = &queue {

@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
+use trace_core::export::SpanView;
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -358,9 +358,9 @@ fn link_len(l: &opentelemetry::trace::Link, trace_state: &str) -> usize {
         + fixed_field(6, span_flags(sc.is_remote(), sc.trace_flags().to_u8()), 4)
 }
 
-fn span_parts(s: &SpanData) -> SpanParts {
-    let trace_state = s.span_context.trace_state().header();
-    let parent = if s.parent_span_id == SpanId::INVALID {
+fn span_parts<S: SpanView>(s: &S) -> SpanParts {
+    let trace_state = s.span_context().trace_state().header();
+    let parent = if s.parent_span_id() == SpanId::INVALID {
         0
     } else {
         len_field(4, 8)
@@ -369,55 +369,52 @@ fn span_parts(s: &SpanData) -> SpanParts {
         + len_field(2, 8)
         + bytes_field(3, trace_state.as_bytes())
         + parent
-        + bytes_field(5, s.name.as_bytes())
-        + uint_field(6, kind(&s.span_kind))
-        + fixed_field(7, nanos(s.start_time), 8)
-        + fixed_field(8, nanos(s.end_time), 8)
-        + attributes_len(9, &s.attributes)
-        + uint_field(10, u64::from(s.dropped_attributes_count))
-        + uint_field(12, u64::from(s.events.dropped_count))
-        + uint_field(14, u64::from(s.links.dropped_count))
-        + len_field(15, status_len(&s.status))
+        + bytes_field(5, s.name().as_bytes())
+        + uint_field(6, kind(s.kind()))
+        + fixed_field(7, nanos(s.start_time()), 8)
+        + fixed_field(8, nanos(s.end_time()), 8)
+        + attributes_len(9, s.attributes())
+        + uint_field(10, u64::from(s.dropped_attributes_count()))
+        + uint_field(12, u64::from(s.dropped_events_count()))
+        + uint_field(14, u64::from(s.dropped_links_count()))
+        + len_field(15, status_len(s.status()))
         + fixed_field(
             16,
-            span_flags(
-                s.parent_span_is_remote,
-                s.span_context.trace_flags().to_u8(),
-            ),
+            span_flags(s.parent_is_remote(), s.span_context().trace_flags().to_u8()),
             4,
         );
-    for e in s.events.iter() {
+    for e in s.events() {
         len += len_field(11, event_len(e));
     }
-    for l in s.links.iter() {
+    for l in s.links() {
         len += len_field(13, link_len(l, &l.span_context.trace_state().header()));
     }
     SpanParts { trace_state, len }
 }
 
-fn put_span(out: &mut Vec<u8>, s: &SpanData, parts: &SpanParts) {
-    let sc = &s.span_context;
+fn put_span<S: SpanView>(out: &mut Vec<u8>, s: &S, parts: &SpanParts) {
+    let sc = s.span_context();
     put_bytes(out, 1, &sc.trace_id().to_bytes());
     put_bytes(out, 2, &sc.span_id().to_bytes());
     put_bytes(out, 3, parts.trace_state.as_bytes());
-    if s.parent_span_id != SpanId::INVALID {
-        put_bytes(out, 4, &s.parent_span_id.to_bytes());
+    if s.parent_span_id() != SpanId::INVALID {
+        put_bytes(out, 4, &s.parent_span_id().to_bytes());
     }
-    put_bytes(out, 5, s.name.as_bytes());
-    put_uint(out, 6, kind(&s.span_kind));
-    put_fixed(out, 7, nanos(s.start_time), 8);
-    put_fixed(out, 8, nanos(s.end_time), 8);
-    put_attributes(out, 9, &s.attributes);
-    put_uint(out, 10, u64::from(s.dropped_attributes_count));
-    for e in s.events.iter() {
+    put_bytes(out, 5, s.name().as_bytes());
+    put_uint(out, 6, kind(s.kind()));
+    put_fixed(out, 7, nanos(s.start_time()), 8);
+    put_fixed(out, 8, nanos(s.end_time()), 8);
+    put_attributes(out, 9, s.attributes());
+    put_uint(out, 10, u64::from(s.dropped_attributes_count()));
+    for e in s.events() {
         put_len(out, 11, event_len(e));
         put_fixed(out, 1, nanos(e.timestamp), 8);
         put_bytes(out, 2, e.name.as_bytes());
         put_attributes(out, 3, &e.attributes);
         put_uint(out, 4, u64::from(e.dropped_attributes_count));
     }
-    put_uint(out, 12, u64::from(s.events.dropped_count));
-    for l in s.links.iter() {
+    put_uint(out, 12, u64::from(s.dropped_events_count()));
+    for l in s.links() {
         let lsc = &l.span_context;
         let trace_state = lsc.trace_state().header();
         put_len(out, 13, link_len(l, &trace_state));
@@ -433,13 +430,13 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData, parts: &SpanParts) {
             4,
         );
     }
-    put_uint(out, 14, u64::from(s.links.dropped_count));
-    put_len(out, 15, status_len(&s.status));
-    put_status(out, &s.status);
+    put_uint(out, 14, u64::from(s.dropped_links_count()));
+    put_len(out, 15, status_len(s.status()));
+    put_status(out, s.status());
     put_fixed(
         out,
         16,
-        span_flags(s.parent_span_is_remote, sc.trace_flags().to_u8()),
+        span_flags(s.parent_is_remote(), sc.trace_flags().to_u8()),
         4,
     );
 }
@@ -448,20 +445,25 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData, parts: &SpanParts) {
 /// `ScopeSpans` per instrumentation scope in the order first seen) into `out`.
 ///
 /// `resource` is the `Resource` message body from [`resource`].
-pub(crate) fn request(
+pub(crate) fn request<S: SpanView>(
     resource: &[u8],
     resource_schema_url: Option<&str>,
-    spans: &[SpanData],
+    spans: &[S],
     out: &mut Vec<u8>,
 ) {
     // the scopes, in the order first seen, and which scope each span has (few scopes: a scan)
     let mut scopes: Vec<&InstrumentationScope> = Vec::new();
     let mut scope_of: Vec<usize> = Vec::with_capacity(spans.len());
     for s in spans {
-        let i = match scopes.iter().position(|x| **x == s.instrumentation_scope) {
+        let scope = s.instrumentation_scope();
+        // the adapters' spans share one scope object per component: most finds are a pointer match
+        let i = match scopes
+            .iter()
+            .position(|x| std::ptr::eq(*x, scope) || **x == *scope)
+        {
             Some(i) => i,
             None => {
-                scopes.push(&s.instrumentation_scope);
+                scopes.push(scope);
                 scopes.len() - 1
             }
         };
@@ -542,7 +544,7 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
     use proptest::prelude::*;
     use prost::Message;
 

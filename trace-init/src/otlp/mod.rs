@@ -15,6 +15,7 @@ use bytes::Bytes;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
+use trace_core::export::{FinishedExporter, FinishedSpan, SpanView};
 
 use crate::settings::Protocol;
 
@@ -170,8 +171,9 @@ impl OtlpExporter {
     }
 
     /// The request body for `batch`.
-    fn body(&self, batch: &[SpanData]) -> Result<Bytes, OTelSdkError> {
-        let mut out = Vec::with_capacity(256 * batch.len());
+    fn body<S: SpanView>(&self, batch: &[S]) -> Result<Bytes, OTelSdkError> {
+        // sized exactly by the encoder, before it writes
+        let mut out = Vec::new();
         encode::request(
             &self.resource,
             self.resource_schema_url.as_deref(),
@@ -305,13 +307,9 @@ fn read_partial_success(mut b: &[u8]) -> Option<(i64, String)> {
     None
 }
 
-impl SpanExporter for OtlpExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let body = self.body(&batch)?;
-        drop(batch);
+impl OtlpExporter {
+    /// Sends one request body on the exporter's runtime and waits for the answer.
+    async fn deliver(&self, body: Bytes) -> OTelSdkResult {
         let transport = self.transport.clone();
         let timeout = self.timeout;
         let task = self
@@ -325,13 +323,44 @@ impl SpanExporter for OtlpExporter {
         }
     }
 
+    fn use_resource(&mut self, resource: &Resource) {
+        self.resource = encode::resource(resource);
+        self.resource_schema_url = resource.schema_url().map(str::to_owned);
+    }
+}
+
+impl SpanExporter for OtlpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.body(&batch)?;
+        drop(batch);
+        self.deliver(body).await
+    }
+
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = encode::resource(resource);
-        self.resource_schema_url = resource.schema_url().map(str::to_owned);
+        self.use_resource(resource);
+    }
+}
+
+/// The span queue hands its spans over as they are held: the adapters' spans are encoded without
+/// becoming `SpanData` first.
+impl FinishedExporter for OtlpExporter {
+    fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.body(batch)?;
+        futures_executor::block_on(self.deliver(body))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.use_resource(resource);
     }
 }
 
