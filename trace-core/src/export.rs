@@ -1,5 +1,6 @@
-//! The span queue: finished spans wait here for one export thread, which batches them, turns them
-//! into the SDK's `SpanData` and hands them to the exporter.
+//! The span queue: finished spans wait here for one export thread, which batches them and hands
+//! them to the exporter: as they are held to a [`FinishedExporter`] (which reads them through
+//! [`SpanView`]), or turned into the SDK's `SpanData` for any `SpanExporter`.
 //!
 //! [`SpanQueue`] takes two kinds of span: the adapters' own [`RecordingSpan`]s (pushed as one
 //! pointer when they end; everything else happens on the export thread), and the SDK's spans
