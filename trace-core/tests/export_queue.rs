@@ -280,3 +280,69 @@ fn spans_ended_after_shutdown_are_ignored() {
     let stats = queue.stats();
     assert_eq!((stats.queued, stats.exported, stats.dropped), (1, 1, 0));
 }
+
+/// What a test exporter read of one span: name, attributes, parent span id, status.
+type Read = (String, Vec<KeyValue>, opentelemetry::trace::SpanId, Status);
+
+/// A `FinishedExporter` that keeps what it read through `SpanView`.
+#[derive(Clone, Default)]
+struct Viewed(Arc<Mutex<Vec<Read>>>);
+
+impl trace_core::export::FinishedExporter for Viewed {
+    fn export(&mut self, batch: &[trace_core::export::FinishedSpan]) -> OTelSdkResult {
+        use trace_core::export::SpanView;
+        let mut seen = self.0.lock().unwrap();
+        for s in batch {
+            seen.push((
+                s.name().to_owned(),
+                s.attributes().to_vec(),
+                s.parent_span_id(),
+                s.status().clone(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_finished_exporter_reads_own_and_sdk_spans_as_they_are_held() {
+    let viewed = Viewed::default();
+    let queue = SpanQueue::with_finished_exporter(viewed.clone(), QueueConfig::default());
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(queue.clone())
+        .with_sampler(sampler().to_sdk())
+        .build();
+    let tracer = Tracer::from_provider("queue-test", &provider, Some(sampler())).with_queue(&queue);
+
+    let mut parent = open(&tracer, "GET", &Context::new());
+    assert!(matches!(parent, SpanHandle::Recording(_)));
+    let parent_sc = parent.span_context().clone();
+    let cx = Context::new().with_remote_span_context(parent_sc.clone());
+    let mut child = provider.tracer("sdk").start_with_context("sdk child", &cx);
+    child.end();
+    parent.set_status(Status::error("boom"));
+    parent.end();
+    queue.force_flush().unwrap();
+
+    let seen = viewed.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "both kinds of span reach the exporter");
+    let own = seen
+        .iter()
+        .find(|s| s.0 == "GET")
+        .expect("the adapter span");
+    assert_eq!(
+        own.1,
+        vec![
+            KeyValue::new("db.system.name", "redis"),
+            KeyValue::new("server.port", 6379i64)
+        ]
+    );
+    assert_eq!(own.3, Status::error("boom"));
+    let sdk = seen
+        .iter()
+        .find(|s| s.0 == "sdk child")
+        .expect("the SDK span");
+    assert_eq!(sdk.2, parent_sc.span_id());
+    assert_eq!(queue.stats().exported, 2);
+    let _ = provider.shutdown();
+}
