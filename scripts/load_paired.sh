@@ -7,6 +7,10 @@
 # of those (bare over variant) is the throughput the worker thread alone would allow.
 # Usage: scripts/load_paired.sh <variant> [rounds] [seconds per round]
 #   variant: traced | traced-10pct | traced-off | otel-axum   (installs wrk from Debian if missing)
+# Two builds side by side: LOAD_BASE_BIN / LOAD_BASE_VARIANT set the first server's binary and
+# variant (default: this build, bare), LOAD_BIN the second's binary, e.g.
+#   LOAD_BASE_BIN=/tmp/load_server.before LOAD_BASE_VARIANT=traced scripts/load_paired.sh traced 12 2
+# (copy target/release/examples/load_server aside before and after a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
@@ -14,9 +18,11 @@ variant=${1:-traced-off}
 rounds=${2:-10}
 secs=${3:-2}
 cargo build --release -q -p benches --example load_server
-bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
+bin=${LOAD_BIN:-${CARGO_TARGET_DIR:-target}/release/examples/load_server}
+base_bin=${LOAD_BASE_BIN:-$bin}
+base_variant=${LOAD_BASE_VARIANT:-bare}
 path=/users/42
-"$bin" bare 8101 2>/dev/null &
+"$base_bin" "$base_variant" 8101 2>/dev/null &
 bare_pid=$!
 stats=/tmp/load_paired_stats.$$.txt
 LOAD_STATS_FILE=$stats "$bin" "$variant" 8102 2>/dev/null &
@@ -71,15 +77,15 @@ for ((r = 0; r < rounds; r++)); do
   cpu_ratio=$(python3 -c "print(f'{$b_cpu / $v_cpu:.4f}')")
   ratios+=("$ratio")
   cpu_ratios+=("$cpu_ratio")
-  printf 'round %2d: bare %7s req/s %6s us  %s %7s req/s %6s us  ratio %s  cpu ratio %s\n' \
-    "$r" "$b_rps" "$b_cpu" "$variant" "$v_rps" "$v_cpu" "$ratio" "$cpu_ratio"
+  printf 'round %2d: %s %7s req/s %6s us  %s %7s req/s %6s us  ratio %s  cpu ratio %s\n' \
+    "$r" "$base_variant" "$b_rps" "$b_cpu" "$variant" "$v_rps" "$v_cpu" "$ratio" "$cpu_ratio"
   sleep 0.3
 done
 sleep 0.5
 echo "variant's span queue (queued exported dropped failed): $(cat $stats 2>/dev/null || echo none)"
 python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<'PY'
 import statistics, sys
-for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, bare/variant", sys.argv[2])):
+for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, first server / second", sys.argv[2])):
     r = sorted(float(x) for x in arg.split())
     print(f"median ratio {statistics.median(r):.4f} (min {r[0]:.4f}, max {r[-1]:.4f}, {len(r)} rounds): {label}")
 PY
