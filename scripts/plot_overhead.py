@@ -31,7 +31,7 @@ def main() -> None:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="760" height="{height}" '
         'font-family="sans-serif" font-size="12">',
         '<text x="10" y="22" font-size="15" font-weight="bold">Added time per operation (us), '
-        "this project (green) vs peers (red), 2026-11-22</text>",
+        "this project (green) vs peers (red), 2026-11-29</text>",
     ]
     for i, (label, us, ours) in enumerate(ROWS):
         y = 40 + ROW * i
