@@ -1,9 +1,12 @@
-//! The OTLP `ExportTraceServiceRequest`, written as protobuf straight from the SDK's `SpanData`.
+//! The OTLP `ExportTraceServiceRequest`, written as protobuf straight from the queued spans (read
+//! through [`SpanView`]: the adapters' records or the SDK's `SpanData`).
 //!
 //! The generic path (SDK span data → generated message structs → protobuf) allocates a string for
 //! every attribute key and value and a vector for every list, then frees them all: several times
-//! the cost of writing the bytes. Here each message's length is computed from the data, then the
-//! bytes are written in one pass into one buffer. The field numbers and the rules for what is left
+//! the cost of writing the bytes. Here the bytes are written in one pass into one buffer: small
+//! messages (attributes, events, links) are measured just before they are written, and the
+//! lengths of spans, scopes and the resource are kept a fixed number of bytes and filled in after
+//! their bodies ([`put_nested`]), the body moved in the rare case the guess was wrong. The field numbers and the rules for what is left
 //! out (proto3 defaults) follow `opentelemetry/proto/trace/v1/trace.proto` and its imports; a test
 //! decodes the result with the generated types and compares it with the generic conversion.
 
@@ -80,6 +83,35 @@ fn put_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
 fn put_len(out: &mut Vec<u8>, field: u32, len: usize) {
     put_tag(out, field, LEN);
     put_varint(out, len as u64);
+}
+
+/// A length-delimited field whose body `body` writes: the length is not known before, so `guess`
+/// bytes are kept for it and the body moved once if its length takes another number of bytes.
+/// (One pass over the data instead of measuring everything first.)
+#[inline]
+fn put_nested(out: &mut Vec<u8>, field: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) {
+    put_tag(out, field, LEN);
+    let at = out.len();
+    out.resize(at + guess, 0);
+    body(out);
+    let end = out.len();
+    let len = end - at - guess;
+    let need = varint_len(len as u64);
+    if need > guess {
+        out.resize(end + need - guess, 0);
+        out.copy_within(at + guess..end, at + need);
+    } else if need < guess {
+        out.copy_within(at + guess..end, at + need);
+        out.truncate(end - (guess - need));
+    }
+    let mut v = len as u64;
+    let mut i = at;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
 }
 
 /// An unsigned varint field, left out when zero.
@@ -335,12 +367,6 @@ fn put_status(out: &mut Vec<u8>, s: &Status) {
     }
 }
 
-/// What a span writes that takes work to find out, found once for sizing and writing.
-struct SpanParts {
-    trace_state: String,
-    len: usize,
-}
-
 fn event_len(e: &opentelemetry::trace::Event) -> usize {
     fixed_field(1, nanos(e.timestamp), 8)
         + bytes_field(2, e.name.as_bytes())
@@ -358,45 +384,11 @@ fn link_len(l: &opentelemetry::trace::Link, trace_state: &str) -> usize {
         + fixed_field(6, span_flags(sc.is_remote(), sc.trace_flags().to_u8()), 4)
 }
 
-fn span_parts<S: SpanView>(s: &S) -> SpanParts {
-    let trace_state = s.span_context().trace_state().header();
-    let parent = if s.parent_span_id() == SpanId::INVALID {
-        0
-    } else {
-        len_field(4, 8)
-    };
-    let mut len = len_field(1, 16)
-        + len_field(2, 8)
-        + bytes_field(3, trace_state.as_bytes())
-        + parent
-        + bytes_field(5, s.name().as_bytes())
-        + uint_field(6, kind(s.kind()))
-        + fixed_field(7, nanos(s.start_time()), 8)
-        + fixed_field(8, nanos(s.end_time()), 8)
-        + attributes_len(9, s.attributes())
-        + uint_field(10, u64::from(s.dropped_attributes_count()))
-        + uint_field(12, u64::from(s.dropped_events_count()))
-        + uint_field(14, u64::from(s.dropped_links_count()))
-        + len_field(15, status_len(s.status()))
-        + fixed_field(
-            16,
-            span_flags(s.parent_is_remote(), s.span_context().trace_flags().to_u8()),
-            4,
-        );
-    for e in s.events() {
-        len += len_field(11, event_len(e));
-    }
-    for l in s.links() {
-        len += len_field(13, link_len(l, &l.span_context.trace_state().header()));
-    }
-    SpanParts { trace_state, len }
-}
-
-fn put_span<S: SpanView>(out: &mut Vec<u8>, s: &S, parts: &SpanParts) {
+fn put_span<S: SpanView>(out: &mut Vec<u8>, s: &S) {
     let sc = s.span_context();
     put_bytes(out, 1, &sc.trace_id().to_bytes());
     put_bytes(out, 2, &sc.span_id().to_bytes());
-    put_bytes(out, 3, parts.trace_state.as_bytes());
+    put_bytes(out, 3, sc.trace_state().header().as_bytes());
     if s.parent_span_id() != SpanId::INVALID {
         put_bytes(out, 4, &s.parent_span_id().to_bytes());
     }
@@ -469,47 +461,27 @@ pub(crate) fn request<S: SpanView>(
         };
         scope_of.push(i);
     }
-    let parts: Vec<SpanParts> = spans.iter().map(span_parts).collect();
-    // `ScopeSpans` body: scope = 1, spans = 2, schema_url = 3
-    let mut scope_spans_len: Vec<usize> = scopes
-        .iter()
-        .map(|s| {
-            len_field(1, scope_len(s))
-                + bytes_field(3, s.schema_url().unwrap_or_default().as_bytes())
-        })
-        .collect();
-    for (p, i) in parts.iter().zip(&scope_of) {
-        scope_spans_len[*i] += len_field(2, p.len);
-    }
-    // `ResourceSpans` body: resource = 1, scope_spans = 2, schema_url = 3
+    // a server span with a dozen attributes takes 300-600 bytes: a span's length is kept two
+    // bytes, a scope's and the resource's three
+    out.reserve(64 + 512 * spans.len());
     let schema = resource_schema_url.unwrap_or_default().as_bytes();
-    let resource_spans_len = len_field(1, resource.len())
-        + scope_spans_len
-            .iter()
-            .map(|n| len_field(2, *n))
-            .sum::<usize>()
-        + bytes_field(3, schema);
-
-    out.reserve(len_field(1, resource_spans_len));
-    put_len(out, 1, resource_spans_len);
-    put_len(out, 1, resource.len());
-    out.extend_from_slice(resource);
-    for (i, scope) in scopes.iter().enumerate() {
-        put_len(out, 2, scope_spans_len[i]);
-        put_len(out, 1, scope_len(scope));
-        put_scope(out, scope);
-        for ((s, p), _) in spans
-            .iter()
-            .zip(&parts)
-            .zip(&scope_of)
-            .filter(|(_, j)| **j == i)
-        {
-            put_len(out, 2, p.len);
-            put_span(out, s, p);
+    // `ResourceSpans` body: resource = 1, scope_spans = 2, schema_url = 3
+    put_nested(out, 1, 3, |out| {
+        put_len(out, 1, resource.len());
+        out.extend_from_slice(resource);
+        for (i, scope) in scopes.iter().enumerate() {
+            // `ScopeSpans` body: scope = 1, spans = 2, schema_url = 3
+            put_nested(out, 2, 3, |out| {
+                put_len(out, 1, scope_len(scope));
+                put_scope(out, scope);
+                for (s, _) in spans.iter().zip(&scope_of).filter(|(_, j)| **j == i) {
+                    put_nested(out, 2, 2, |out| put_span(out, s));
+                }
+                put_bytes(out, 3, scope.schema_url().unwrap_or_default().as_bytes());
+            });
         }
-        put_bytes(out, 3, scope.schema_url().unwrap_or_default().as_bytes());
-    }
-    put_bytes(out, 3, schema);
+        put_bytes(out, 3, schema);
+    });
 }
 
 #[cfg(test)]
@@ -534,6 +506,24 @@ mod tests {
         }
         assert_eq!(tag_len(15), 1);
         assert_eq!(tag_len(16), 2);
+    }
+
+    #[test]
+    fn nested_lengths_are_fixed_whatever_the_guess() {
+        // bodies whose lengths take one, two and three varint bytes, each written with a guess
+        // that is too small, right and too large: always the bytes of length-then-body
+        for body_len in [0usize, 5, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let body: Vec<u8> = (0..body_len).map(|i| (i % 251) as u8).collect();
+            let mut want = Vec::new();
+            put_len(&mut want, 2, body.len());
+            want.extend_from_slice(&body);
+            for guess in 1..=3 {
+                let mut out = vec![0xAA];
+                put_nested(&mut out, 2, guess, |o| o.extend_from_slice(&body));
+                assert_eq!(out[0], 0xAA);
+                assert_eq!(&out[1..], &want[..], "body {body_len}, guess {guess}");
+            }
+        }
     }
 
     use std::borrow::Cow;
