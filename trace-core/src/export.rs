@@ -143,6 +143,24 @@ pub(crate) enum Finished {
 
 /// Read access to a finished span's data: what an exporter writes out. Implemented by the SDK's
 /// `SpanData` and by [`FinishedSpan`], so one encoder serves both.
+///
+/// ```
+/// use trace_core::export::SpanView;
+///
+/// /// One line per span, from either form.
+/// fn line(span: &impl SpanView) -> String {
+///     let took = span.end_time().duration_since(span.start_time()).unwrap_or_default();
+///     format!("{} {:?} {} attributes", span.name(), took, span.attributes().len())
+/// }
+/// # let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+/// # let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+/// #     .with_simple_exporter(exporter.clone())
+/// #     .build();
+/// # use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// # provider.tracer("doc").in_span("op", |_| ());
+/// # let spans = exporter.get_finished_spans().unwrap();
+/// assert!(line(&spans[0]).starts_with("op "));
+/// ```
 pub trait SpanView {
     /// The span's own context (trace id, span id, flags, trace state).
     fn span_context(&self) -> &SpanContext;
@@ -225,7 +243,8 @@ impl SpanView for SpanData {
 }
 
 /// A finished span as the span queue holds it: one of the adapters' spans as it was recorded, or
-/// an SDK span. A [`FinishedExporter`] reads it through [`SpanView`] without converting it.
+/// an SDK span. A [`FinishedExporter`] is lent each batch and reads it through [`SpanView`]
+/// without converting it (see the example there); the queue frees the spans afterwards.
 pub struct FinishedSpan(Finished);
 
 impl fmt::Debug for FinishedSpan {
@@ -239,7 +258,7 @@ impl fmt::Debug for FinishedSpan {
 
 impl FinishedSpan {
     /// The span in the SDK's form (for exporters that take `SpanData`).
-    pub fn into_span_data(self) -> SpanData {
+    fn into_span_data(self) -> SpanData {
         match self.0 {
             Finished::Recorded(r) => r.into_span_data(),
             Finished::Sdk(s) => s,
