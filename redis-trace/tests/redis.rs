@@ -246,20 +246,22 @@ fn spawn_redis(port: u16) -> std::process::Child {
         .expect("redis-server")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers() {
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
-    use std::time::Instant;
-    let pipeline = install();
-    // A Redis of our own on a free port, stopped under the connections and started again.
+/// A Redis of our own on a free port and a traced connection manager to it (short timeouts, so
+/// an outage shows quickly), for the tests that stop the server.
+async fn own_redis(
+    config: redis::aio::ConnectionManagerConfig,
+) -> (
+    std::process::Child,
+    u16,
+    TracedConnection<redis::aio::ConnectionManager>,
+) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut server = spawn_redis(port);
+    let server = spawn_redis(port);
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let config = redis::aio::ConnectionManagerConfig::new()
+    let config = config
         .set_connection_timeout(Some(Duration::from_millis(200)))
         .set_response_timeout(Some(Duration::from_millis(500)));
     let mut manager = None;
@@ -274,6 +276,17 @@ async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers()
     }
     let con =
         TracedConnection::new(manager.expect("our redis-server came up")).with_address_of(&client);
+    (server, port, con)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_under_load_gives_error_spans_and_the_adapter_recovers() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Instant;
+    let pipeline = install();
+    // A Redis of our own, stopped under the connections and started again.
+    let (mut server, port, con) = own_redis(redis::aio::ConnectionManagerConfig::new()).await;
     let outcomes: Arc<std::sync::Mutex<test_support::Outcomes>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -563,28 +576,8 @@ async fn nothing_listening_gives_connection_refused_spans_and_the_callers_error_
     let pipeline = install();
     // A Redis of our own, stopped for good under a connection manager: its reconnects find
     // nothing listening on the port.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut server = spawn_redis(port);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_millis(200)))
-        .set_response_timeout(Some(Duration::from_millis(500)))
-        .set_number_of_retries(1);
-    let mut manager = None;
-    for _ in 0..100 {
-        if let Ok(m) =
-            redis::aio::ConnectionManager::new_with_config(client.clone(), config.clone()).await
-        {
-            manager = Some(m);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut con =
-        TracedConnection::new(manager.expect("our redis-server came up")).with_address_of(&client);
+    let (mut server, port, mut con) =
+        own_redis(redis::aio::ConnectionManagerConfig::new().set_number_of_retries(1)).await;
     server.kill().unwrap();
     server.wait().unwrap();
 
