@@ -245,7 +245,7 @@ impl std::fmt::Debug for Receiver {
 
 fn spawn_runtime<F, Fut>(make: F) -> (Arc<State>, SocketAddr)
 where
-    F: FnOnce(Arc<State>, std::net::TcpListener) -> Fut + Send + 'static,
+    F: FnOnce(Arc<State>, tokio::net::TcpListener) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + 'static,
 {
     let state = Arc::new(State::default());
@@ -260,7 +260,10 @@ where
                 .enable_all()
                 .build()
                 .expect("runtime");
-            rt.block_on(make(st, listener));
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                make(st, listener).await
+            });
         })
         .expect("receiver thread");
     (state, addr)
@@ -270,7 +273,6 @@ impl Receiver {
     /// Starts an OTLP/gRPC receiver (accepts gzip).
     pub fn grpc() -> Self {
         let (state, addr) = spawn_runtime(|state, listener| async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             let incoming = tokio_stream_from(listener);
             let svc = TraceServiceServer::new(Grpc(state))
                 .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
@@ -288,7 +290,6 @@ impl Receiver {
     /// It counts requests and bytes ([`Receiver::bytes`]), not spans. No compression.
     pub fn grpc_sink() -> Self {
         let (state, addr) = spawn_runtime(|state, listener| async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             let incoming = tokio_stream_from(listener);
             let _ = tonic::transport::Server::builder()
                 .add_service(Sink(state))
@@ -306,7 +307,6 @@ impl Receiver {
     /// Starts an OTLP/HTTP protobuf receiver at `POST /v1/traces` (accepts gzip).
     pub fn http() -> Self {
         let (state, addr) = spawn_runtime(|state, listener| async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             let app = axum::Router::new().route(
                 "/v1/traces",
                 axum::routing::post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
