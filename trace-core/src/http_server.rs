@@ -173,19 +173,28 @@ impl HttpServerSchema {
         parent: &Context,
         links: Vec<Link>,
     ) -> SpanHandle {
-        let method = normalize_method(req.method);
-        let scheme = self.scheme(req);
+        // the method and scheme are read only once the request is known to be sampled (the
+        // `head` closure does not run for an unsampled one); `more` gets what `head` found
+        let found = std::cell::Cell::new(None);
         let head = || {
+            let method = normalize_method(req.method);
+            let scheme = self.scheme(req);
             let mut attrs = crate::recording::attribute_vec(20);
             attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
             attrs.push(URL_SCHEME.kv(scheme_value(scheme)));
             if let Some(r) = req.route {
                 attrs.push(HTTP_ROUTE.kv(route_value(r)));
             }
-            (name_for(&method, req.route), attrs)
+            let name = name_for(&method, req.route);
+            found.set(Some((scheme, method.original)));
+            (name, attrs)
         };
         tracer.start(SpanKind::Server, parent, links, head, |a| {
-            self.request_attributes(req, scheme, method.original.clone(), parent, a)
+            let (scheme, original) = found.take().unwrap_or_else(|| {
+                let m = normalize_method(req.method);
+                (self.scheme(req), m.original)
+            });
+            self.request_attributes(req, scheme, original, parent, a)
         })
     }
 

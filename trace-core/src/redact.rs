@@ -148,8 +148,7 @@ impl UrlRedaction {
     /// `REDACTED`. Text that is not a URL is handled the same way as far as it can be parsed.
     pub fn redact_url<'a>(&self, url: &'a str) -> Cow<'a, str> {
         let (before_query, query, fragment) = split_url(url);
-        let authority_start =
-            memchr::memmem::find(before_query.as_bytes(), b"://").map_or(0, |i| i + 3);
+        let authority_start = scheme_end(before_query).map_or(0, |i| i + 3);
         let rest = &before_query[authority_start..];
         let authority_end = find_byte(rest, b'/').unwrap_or(rest.len());
         let authority = &rest[..authority_end];
@@ -180,6 +179,21 @@ impl UrlRedaction {
         }
         Cow::Owned(out)
     }
+}
+
+/// Where the first `://` starts. A scan for `:` and a look at the next two bytes: the separator
+/// comes within the first few bytes of a URL, so this beats building a substring searcher.
+fn scheme_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b':', &b[from..]) {
+        let at = from + i;
+        if b.get(at + 1..at + 3) == Some(b"//") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The first `b` in `s` (memchr: cheaper than the `str` pattern machinery). `b` is ASCII, so the
@@ -345,6 +359,27 @@ mod tests {
         assert!(matches!(r.redact_url("http://h/p?x=1"), Cow::Borrowed(_)));
         // '@' in the path is not userinfo
         assert_eq!(r.redact_url("http://h/a@b"), "http://h/a@b");
+    }
+
+    #[test]
+    fn scheme_separator_is_the_first_colon_slash_slash() {
+        for s in [
+            "http://h/p",
+            "a:b://c@d/",
+            "x:/y://z",
+            "::://",
+            ":/",
+            "x:",
+            "",
+            "no-scheme/a@b",
+            "h:p:q://r",
+            "é:://x",
+        ] {
+            assert_eq!(scheme_end(s), s.find("://"), "{s:?}");
+        }
+        let r = UrlRedaction::default();
+        assert_eq!(r.redact_url("a:b://u:p@h/"), "a:b://REDACTED:REDACTED@h/");
+        assert_eq!(r.redact_url("u:p@h/x"), "REDACTED:REDACTED@h/x");
     }
 
     #[test]
