@@ -3,7 +3,8 @@
 //! traced alternate in short blocks, and the figure is the median of the per-round ratios.
 //!
 //! `cargo run --release -p benches --example paired -- <case> [rounds]` with `<case>` one of
-//! `postgres`, `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`.
+//! `postgres`, `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`,
+//! or `server` (the server layer against bare axum and `OtelAxumLayer`, see [`server`]).
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
 
 use std::time::{Duration, Instant};
@@ -18,33 +19,93 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-async fn time<F, Fut>(mut f: F) -> Duration
+/// The calling thread's CPU time so far (ns): its CPU clock, up to date at the call.
+fn on_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `PAIRED_EVICT=<KiB>`: between calls, both variants write a buffer that large (outside the
+/// timed call), so every call starts with caches as cold as a thread woken on a VM whose idle CPU
+/// ran something else meanwhile.
+fn evict() {
+    use std::sync::OnceLock;
+    static BUF: OnceLock<Option<std::sync::Mutex<Vec<u8>>>> = OnceLock::new();
+    let buf = BUF.get_or_init(|| {
+        let kib: usize = std::env::var("PAIRED_EVICT").ok()?.parse().ok()?;
+        Some(std::sync::Mutex::new(vec![0u8; kib * 1024]))
+    });
+    if let Some(b) = buf {
+        let mut b = b.lock().unwrap();
+        for i in (0..b.len()).step_by(64) {
+            b[i] = b[i].wrapping_add(1);
+        }
+        std::hint::black_box(&mut *b);
+    }
+}
+
+/// One block of calls: wall time per call and the thread's on-CPU time per call (us). The
+/// on-CPU figure counts only this thread (the client's side of a round trip, with the kernel's
+/// work done on its behalf), so it moves less with where the scheduler put the other side.
+async fn time<F, Fut>(mut f: F) -> (f64, f64)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let t = Instant::now();
+    let cpu = on_cpu_ns();
+    let mut wall = Duration::ZERO;
     for _ in 0..BLOCK {
+        evict();
+        let t = Instant::now();
         f().await;
+        wall += t.elapsed();
     }
-    t.elapsed() / BLOCK as u32
+    let cpu = (on_cpu_ns() - cpu) as f64 / 1e3 / BLOCK as f64;
+    (wall.as_secs_f64() * 1e6 / BLOCK as f64, cpu)
+}
+
+/// The medians of one case: wall time per call, bare and traced, the per-round ratio, and the
+/// on-CPU time per call of the timing thread, bare and traced.
+struct Medians {
+    bare: f64,
+    traced: f64,
+    ratio: f64,
+    cpu_bare: f64,
+    cpu_traced: f64,
 }
 
 macro_rules! paired {
     ($rounds:expr, $a:expr, $b:expr) => {{
-        let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut a, mut b, mut r, mut ca, mut cb) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
             time($a).await;
             time($b).await;
         }
         for _ in 0..$rounds {
-            let ta = time($a).await.as_secs_f64() * 1e6;
-            let tb = time($b).await.as_secs_f64() * 1e6;
+            let (ta, cpu_a) = time($a).await;
+            let (tb, cpu_b) = time($b).await;
             a.push(ta);
             b.push(tb);
             r.push(tb / ta);
+            ca.push(cpu_a);
+            cb.push(cpu_b);
         }
-        (median(&mut a), median(&mut b), median(&mut r))
+        Medians {
+            bare: median(&mut a),
+            traced: median(&mut b),
+            ratio: median(&mut r),
+            cpu_bare: median(&mut ca),
+            cpu_traced: median(&mut cb),
+        }
     }};
 }
 
@@ -57,20 +118,31 @@ async fn main() {
     // Both sides run in a spawned task, as a request handler's calls do (PAIRED_INLINE=1: in the
     // runtime's main future instead).
     let inline = std::env::var_os("PAIRED_INLINE").is_some();
+    if case == "server" {
+        server(rounds).await;
+        return;
+    }
     let run = measure(case.clone(), rounds);
-    let (bare, traced, ratio) = if inline {
+    let m = if inline {
         run.await
     } else {
         tokio::spawn(run).await.unwrap()
     };
     println!(
-        "{case}: bare {bare:.2} us, traced {traced:.2} us, median ratio {ratio:.4} ({:+.2}%), {rounds} rounds of {BLOCK}",
-        (ratio - 1.0) * 100.0
+        "{case}: bare {:.2} us, traced {:.2} us, median ratio {:.4} ({:+.2}%), {rounds} rounds of {BLOCK}; \
+         on-CPU per call (this thread): bare {:.2} us, traced {:.2} us ({:+.2} us)",
+        m.bare,
+        m.traced,
+        m.ratio,
+        (m.ratio - 1.0) * 100.0,
+        m.cpu_bare,
+        m.cpu_traced,
+        m.cpu_traced - m.cpu_bare,
     );
 }
 
-/// The bare and traced medians (us) and the median ratio for one case.
-async fn measure(case: String, rounds: usize) -> (f64, f64, f64) {
+/// The medians of one case.
+async fn measure(case: String, rounds: usize) -> Medians {
     match case.as_str() {
         "postgres" => {
             let pool = benches::sql_bench::postgres().await;
@@ -218,4 +290,112 @@ async fn measure(case: String, rounds: usize) -> (f64, f64, f64) {
         }
         other => panic!("unknown case {other}"),
     }
+}
+
+/// The server layer's targets, interleaved: each round times a block of requests through bare
+/// axum, tower-trace (sampled; parent flag 00; `traceidratio` 0) and `OtelAxumLayer`, all on
+/// routers prepared as `axum::serve` prepares them, in one task (the export thread runs beside
+/// it, as in the criterion benchmark; each block starts with the queue flushed). Prints the medians per request and the median over rounds
+/// of each round's overhead figures: sampled overhead over `OtelAxumLayer`'s, and what an
+/// unsampled request adds to bare axum (the same request, with or without a `traceparent`).
+async fn server(rounds: usize) {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+        format!("user {id}")
+    }
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let base = axum::Router::new().route("/users/{id}", axum::routing::get(handler));
+    let ratio0 =
+        tower_trace::TraceLayer::new().with_tracer(trace_core::tracer::Tracer::from_provider(
+            "tower-trace",
+            &opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
+            Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
+        ));
+    let variants: Vec<(&str, axum::Router, Option<&str>)> = vec![
+        ("bare", base.clone(), None),
+        ("bare-tp", base.clone(), Some(TP)),
+        (
+            "sampled",
+            base.clone().layer(tower_trace::TraceLayer::new()),
+            None,
+        ),
+        (
+            "flag00",
+            base.clone().layer(tower_trace::TraceLayer::new()),
+            Some(TP),
+        ),
+        ("ratio0", base.clone().layer(ratio0), None),
+        (
+            "otel-axum",
+            base.clone()
+                .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+                .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
+            None,
+        ),
+    ];
+    let variants: Vec<_> = variants
+        .into_iter()
+        .map(|(n, r, tp)| (n, r.with_state(()), tp))
+        .collect();
+    // a request here takes 1-5 us: blocks ten times longer than the round trips' keep each
+    // round's figures steady
+    const SERVER_BLOCK: usize = 10 * BLOCK;
+    async fn block(app: &axum::Router, tp: Option<&str>) -> f64 {
+        // the spans of the block before are exported first (untimed): the export thread's work
+        // and the memory it frees then belong to the variant that made them
+        let _ = benches::install().provider.force_flush();
+        let t = Instant::now();
+        for _ in 0..SERVER_BLOCK {
+            let mut b = http::Request::get("http://bench.local/users/42?page=1")
+                .header("host", "bench.local")
+                .header("user-agent", "bench/1.0");
+            if let Some(tp) = tp {
+                b = b.header("traceparent", tp);
+            }
+            let res = app
+                .clone()
+                .oneshot(b.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            std::hint::black_box(res.into_body().collect().await.unwrap());
+        }
+        t.elapsed().as_secs_f64() * 1e6 / SERVER_BLOCK as f64
+    }
+    for _ in 0..3 {
+        for (_, app, tp) in &variants {
+            block(app, *tp).await;
+        }
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let (mut share, mut flag00, mut ratio0) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut t = vec![0.0; variants.len()];
+        // the order turns every round, so no variant always follows the same one
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let (_, app, tp) = &variants[i];
+            t[i] = block(app, *tp).await;
+        }
+        share.push((t[2] - t[0]) / (t[5] - t[0]));
+        flag00.push(t[3] - t[1]);
+        ratio0.push(t[4] - t[0]);
+        for (i, v) in t.into_iter().enumerate() {
+            times[i].push(v);
+        }
+    }
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        println!("server {name}: {:.3} us", median(&mut times[i]));
+    }
+    println!(
+        "server: sampled overhead / OtelAxumLayer overhead {:.3} (median of rounds; min {:.3}, max {:.3}); \
+         not sampled over bare: flag 00 {:+.3} us, traceidratio 0 {:+.3} us; {rounds} rounds of {SERVER_BLOCK}",
+        median(&mut share.clone()),
+        share.iter().cloned().fold(f64::INFINITY, f64::min),
+        share.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        median(&mut flag00),
+        median(&mut ratio0),
+    );
 }

@@ -10,13 +10,22 @@ use std::time::Duration;
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
-use trace_core::export::{QueueConfig, SpanQueue};
+use trace_core::export::{FinishedExporter, FinishedSpan, QueueConfig, SpanQueue};
 use trace_core::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 use tracing_subscriber::layer::SubscriberExt;
 
-/// An exporter that counts spans and drops them.
+/// An exporter that counts spans and drops them: as an SDK [`SpanExporter`] (it is given
+/// `SpanData`) for the SDK's batch processor, and as a [`FinishedExporter`] (it is lent the spans
+/// as they were recorded) for trace-core's span queue, as trace-init's OTLP exporter is.
 #[derive(Debug, Clone, Default)]
 pub struct Discard(pub Arc<AtomicU64>);
+
+impl FinishedExporter for Discard {
+    fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
 
 impl SpanExporter for Discard {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
@@ -63,13 +72,18 @@ pub fn install() -> &'static Pipeline {
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(2048);
-                let q = SpanQueue::new(
-                    Discard(exported.clone()),
-                    QueueConfig {
-                        max_queue_size,
-                        ..QueueConfig::default()
-                    },
-                );
+                let config = QueueConfig {
+                    max_queue_size,
+                    ..QueueConfig::default()
+                };
+                // BENCH_SDK_EXPORT=1: the queue converts every span to `SpanData` for the
+                // exporter, as it does for an SDK exporter (the OTLP exporter reads them as
+                // they are, as `Discard` does by default)
+                let q = if std::env::var_os("BENCH_SDK_EXPORT").is_some() {
+                    SpanQueue::new(Discard(exported.clone()), config)
+                } else {
+                    SpanQueue::with_finished_exporter(Discard(exported.clone()), config)
+                };
                 builder = builder.with_span_processor(q.clone());
                 queue = Some(q);
             }
