@@ -335,6 +335,13 @@ async fn server(rounds: usize) {
                 .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
             None,
         ),
+        // a layer that does nothing: what `Router::layer` costs any layer
+        (
+            "pass-through layer",
+            base.clone()
+                .layer(tower::util::MapRequestLayer::new(|r: axum::extract::Request| r)),
+            None,
+        ),
     ];
     let variants: Vec<_> = variants
         .into_iter()
@@ -370,7 +377,8 @@ async fn server(rounds: usize) {
         }
     }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-    let (mut share, mut flag00, mut ratio0) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut share, mut flag00, mut ratio0, mut layer) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let mut t = vec![0.0; variants.len()];
         // the order turns every round, so no variant always follows the same one
@@ -382,6 +390,7 @@ async fn server(rounds: usize) {
         share.push((t[2] - t[0]) / (t[5] - t[0]));
         flag00.push(t[3] - t[1]);
         ratio0.push(t[4] - t[0]);
+        layer.push(t[6] - t[0]);
         for (i, v) in t.into_iter().enumerate() {
             times[i].push(v);
         }
@@ -391,11 +400,13 @@ async fn server(rounds: usize) {
     }
     println!(
         "server: sampled overhead / OtelAxumLayer overhead {:.3} (median of rounds; min {:.3}, max {:.3}); \
-         not sampled over bare: flag 00 {:+.3} us, traceidratio 0 {:+.3} us; {rounds} rounds of {SERVER_BLOCK}",
+         not sampled over bare: flag 00 {:+.3} us, traceidratio 0 {:+.3} us (a pass-through layer: {:+.3} us); \
+         {rounds} rounds of {SERVER_BLOCK}",
         median(&mut share.clone()),
         share.iter().cloned().fold(f64::INFINITY, f64::min),
         share.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
         median(&mut flag00),
         median(&mut ratio0),
+        median(&mut layer),
     );
 }
