@@ -7,17 +7,18 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: three criterion runs on 2026-11-29 (session 6 machine), router prepared as
-    # axum::serve prepares it; medians of the three
-    ("server: tower-trace, sampled", 0.80, True),
-    ("server: axum-tracing-opentelemetry", 3.19, False),
-    ("server: tower-http TraceLayer + bridge", 3.33, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.44, True),
-    # SQL, Redis, client: the interleaved runner (`paired`), medians of the runs of 2026-11-29
-    ("SQL (PostgreSQL): sqlx-trace", 1.5, True),
+    # server: `paired server` on 2026-11-29 (session 7 machine), medians of the five runs'
+    # per-variant medians; tower-http's layer from the criterion runs of the same hour
+    ("server: tower-trace, sampled", 1.05, True),
+    ("server: axum-tracing-opentelemetry", 3.53, False),
+    ("server: tower-http TraceLayer + bridge", 3.70, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.52, True),
+    # SQL, Redis, client: the interleaved runner (`paired`), session 7; the client's server runs
+    # on its own thread, and on this machine each call starts with cold caches (BENCHMARKS.md)
+    ("SQL (PostgreSQL): sqlx-trace", 5.35, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    ("Redis GET: redis-trace", 1.52, True),
-    ("HTTP client: reqwest-trace", 2.57, True),
+    ("Redis GET: redis-trace", 2.52, True),
+    ("HTTP client: reqwest-trace", 6.5, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 

@@ -338,8 +338,9 @@ async fn server(rounds: usize) {
         // a layer that does nothing: what `Router::layer` costs any layer
         (
             "pass-through layer",
-            base.clone()
-                .layer(tower::util::MapRequestLayer::new(|r: axum::extract::Request| r)),
+            base.clone().layer(tower::util::MapRequestLayer::new(
+                |r: axum::extract::Request| r,
+            )),
             None,
         ),
     ];
