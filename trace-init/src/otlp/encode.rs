@@ -290,10 +290,62 @@ fn attributes_len(field: u32, kvs: &[KeyValue]) -> usize {
 fn put_attributes(out: &mut Vec<u8>, field: u32, kvs: &[KeyValue]) {
     for kv in kvs {
         let key = kv.key.as_str();
+        if put_small_attribute(out, field, key.as_bytes(), &kv.value) {
+            continue;
+        }
         let value_len = any_value_len(&kv.value);
         let len = bytes_field(1, key.as_bytes()) + len_field(2, value_len);
         put_len(out, field, len);
         put_key_value_sized(out, key, &kv.value, value_len);
+    }
+}
+
+/// The usual attribute, written in a few copies: a field below 16 holding a `KeyValue` with a
+/// string or integer value whose whole message is shorter than 128 bytes, so that every length in
+/// it takes one byte. Writes nothing and returns false for any other.
+#[inline]
+fn put_small_attribute(out: &mut Vec<u8>, field: u32, key: &[u8], value: &Value) -> bool {
+    if field >= 16 {
+        return false;
+    }
+    // `KeyValue`: key = 1 (left out when empty), value = 2 (an `AnyValue`, always written)
+    let key_part = if key.is_empty() { 0 } else { 2 + key.len() };
+    let head = |out: &mut Vec<u8>, body: usize, any: usize| {
+        out.reserve(2 + body);
+        out.extend_from_slice(&[(field << 3) as u8 | LEN, body as u8]);
+        if !key.is_empty() {
+            out.extend_from_slice(&[(1 << 3) | LEN, key.len() as u8]);
+            out.extend_from_slice(key);
+        }
+        out.extend_from_slice(&[(2 << 3) | LEN, any as u8]);
+    };
+    match value {
+        Value::String(s) => {
+            // `AnyValue.string_value` = 1
+            let v = s.as_str().as_bytes();
+            let any = 2 + v.len();
+            let body = key_part + 2 + any;
+            if body >= 128 {
+                return false;
+            }
+            head(out, body, any);
+            out.extend_from_slice(&[(1 << 3) | LEN, v.len() as u8]);
+            out.extend_from_slice(v);
+            true
+        }
+        Value::I64(i) => {
+            // `AnyValue.int_value` = 3
+            let any = 1 + varint_len(*i as u64);
+            let body = key_part + 2 + any;
+            if body >= 128 {
+                return false;
+            }
+            head(out, body, any);
+            out.push(3 << 3 | VARINT);
+            put_varint(out, *i as u64);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -522,6 +574,32 @@ mod tests {
                 put_nested(&mut out, 2, guess, |o| o.extend_from_slice(&body));
                 assert_eq!(out[0], 0xAA);
                 assert_eq!(&out[1..], &want[..], "body {body_len}, guess {guess}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_attributes_read_as_the_general_path_writes_them() {
+        // every length around the one-byte bounds of the key, the value and the whole message
+        let lengths = [
+            0usize, 1, 2, 50, 60, 61, 62, 63, 64, 120, 121, 122, 123, 124, 125, 126, 127, 128, 130,
+        ];
+        let ints = [0i64, 1, 127, 128, 300, -1, i64::MAX, i64::MIN];
+        let mut values: Vec<Value> = lengths
+            .iter()
+            .map(|n| Value::String(StringValue::from("v".repeat(*n))))
+            .collect();
+        values.extend(ints.iter().map(|i| Value::I64(*i)));
+        for key_len in lengths {
+            let key = "k".repeat(key_len);
+            for value in &values {
+                let mut fast = Vec::new();
+                put_attributes(&mut fast, 9, &[KeyValue::new(key.clone(), value.clone())]);
+                let mut general = Vec::new();
+                let value_len = any_value_len(value);
+                put_len(&mut general, 9, key_value_len(&key, value));
+                put_key_value_sized(&mut general, &key, value, value_len);
+                assert_eq!(fast, general, "key {key_len} bytes, value {value:?}");
             }
         }
     }
