@@ -6,7 +6,9 @@
 //! the cost of writing the bytes. Here the bytes are written in one pass into one buffer: small
 //! messages (attributes, events, links) are measured just before they are written, and the
 //! lengths of spans, scopes and the resource are kept a fixed number of bytes and filled in after
-//! their bodies ([`put_nested`]), the body moved in the rare case the guess was wrong. The field numbers and the rules for what is left
+//! their bodies ([`put_nested`]), the body moved in the rare case the guess was wrong. The usual
+//! attribute (a string or integer value, its whole message under 128 bytes) is written with
+//! constant tags after one reservation ([`put_small_attribute`]). The field numbers and the rules for what is left
 //! out (proto3 defaults) follow `opentelemetry/proto/trace/v1/trace.proto` and its imports; a test
 //! decodes the result with the generated types and compares it with the generic conversion.
 
