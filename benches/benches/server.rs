@@ -4,46 +4,12 @@
 //! prepares it (`with_state(())`), body read to the end, every
 //! span through the same batch pipeline into an exporter that discards.
 
-use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
+use benches::server_bench::{
+    handler, ratio0_layer, router, run, served, SAMPLED_PARENT, UNSAMPLED_PARENT,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::Request;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
-async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
-    format!("user {id}")
-}
-
-fn router() -> Router {
-    Router::new().route("/users/{id}", get(handler))
-}
-
-fn request(traceparent: Option<&str>) -> Request<Body> {
-    let mut b = Request::get("http://bench.local/users/42?page=1")
-        .header("host", "bench.local")
-        .header("user-agent", "bench/1.0");
-    if let Some(tp) = traceparent {
-        b = b.header("traceparent", tp);
-    }
-    b.body(Body::empty()).unwrap()
-}
-
-/// The router as `axum::serve` runs it: `with_state(())` turns every handler into a route once,
-/// instead of on each request (what calling an unconverted `Router` directly does).
-fn served(router: Router) -> Router {
-    router.with_state(())
-}
-
-async fn run(app: &Router, traceparent: Option<&str>) {
-    let res = app.clone().oneshot(request(traceparent)).await.unwrap();
-    let body = res.into_body().collect().await.unwrap();
-    std::hint::black_box(body);
-}
-
-const SAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-const UNSAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 
 fn ten_attrs_router() -> Router {
     use opentelemetry::KeyValue;
@@ -74,16 +40,7 @@ fn bench(c: &mut Criterion) {
     let ours = router().layer(tower_trace::TraceLayer::new());
     let ten = ten_attrs_router();
     // a layer whose tracer samples nothing (`traceidratio` 0)
-    let ratio0_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_sampler(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.0))
-        .build();
-    let ratio0 = router().layer(tower_trace::TraceLayer::new().with_tracer(
-        trace_core::tracer::Tracer::from_provider(
-            "tower-trace",
-            &ratio0_provider,
-            Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
-        ),
-    ));
+    let ratio0 = router().layer(ratio0_layer());
     let otel_axum = router()
         .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
         .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());

@@ -292,28 +292,18 @@ async fn measure(case: String, rounds: usize) -> Medians {
     }
 }
 
-/// The server layer's targets, interleaved: each round times a block of requests through bare
-/// axum, tower-trace (sampled; parent flag 00; `traceidratio` 0) and `OtelAxumLayer`, all on
-/// routers prepared as `axum::serve` prepares them, in one task (the export thread runs beside
-/// it, as in the criterion benchmark; each block starts with the queue flushed). Prints the medians per request and the median over rounds
-/// of each round's overhead figures: sampled overhead over `OtelAxumLayer`'s, and what an
-/// unsampled request adds to bare axum (the same request, with or without a `traceparent`).
+/// The server layer's targets, interleaved: each round times a block of the server benchmarks'
+/// request (`benches::server_bench`) through bare axum, tower-trace (sampled; parent flag 00;
+/// `traceidratio` 0), `OtelAxumLayer` and a pass-through layer, all on routers prepared as
+/// `axum::serve` prepares them, in one task (the export thread runs beside it, as in the
+/// criterion benchmark; each block starts with the queue flushed). Prints the medians per request
+/// and the median over rounds of each round's overhead figures: sampled overhead over
+/// `OtelAxumLayer`'s, and what an unsampled request adds to bare axum (the same request, with or
+/// without a `traceparent`).
 async fn server(rounds: usize) {
-    use axum::body::Body;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+    use benches::server_bench::{ratio0_layer, router, run, served, UNSAMPLED_PARENT as TP};
 
-    async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
-        format!("user {id}")
-    }
-    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
-    let base = axum::Router::new().route("/users/{id}", axum::routing::get(handler));
-    let ratio0 =
-        tower_trace::TraceLayer::new().with_tracer(trace_core::tracer::Tracer::from_provider(
-            "tower-trace",
-            &opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
-            Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
-        ));
+    let base = router();
     let variants: Vec<(&str, axum::Router, Option<&str>)> = vec![
         ("bare", base.clone(), None),
         ("bare-tp", base.clone(), Some(TP)),
@@ -327,7 +317,7 @@ async fn server(rounds: usize) {
             base.clone().layer(tower_trace::TraceLayer::new()),
             Some(TP),
         ),
-        ("ratio0", base.clone().layer(ratio0), None),
+        ("ratio0", base.clone().layer(ratio0_layer()), None),
         (
             "otel-axum",
             base.clone()
@@ -346,7 +336,7 @@ async fn server(rounds: usize) {
     ];
     let variants: Vec<_> = variants
         .into_iter()
-        .map(|(n, r, tp)| (n, r.with_state(()), tp))
+        .map(|(n, r, tp)| (n, served(r), tp))
         .collect();
     // a request here takes 1-5 us: blocks ten times longer than the round trips' keep each
     // round's figures steady
@@ -357,18 +347,7 @@ async fn server(rounds: usize) {
         let _ = benches::install().provider.force_flush();
         let t = Instant::now();
         for _ in 0..SERVER_BLOCK {
-            let mut b = http::Request::get("http://bench.local/users/42?page=1")
-                .header("host", "bench.local")
-                .header("user-agent", "bench/1.0");
-            if let Some(tp) = tp {
-                b = b.header("traceparent", tp);
-            }
-            let res = app
-                .clone()
-                .oneshot(b.body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            std::hint::black_box(res.into_body().collect().await.unwrap());
+            run(app, tp).await;
         }
         t.elapsed().as_secs_f64() * 1e6 / SERVER_BLOCK as f64
     }

@@ -8,15 +8,7 @@
 //! caller), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
 //! route with a `traceparent`). `BENCH_OTLP=1`: export over OTLP/gRPC (see `main`).
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::Router;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
-async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
-    format!("user {id}")
-}
+use benches::server_bench::{ratio0_layer, router, run, served, UNSAMPLED_PARENT};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -38,46 +30,34 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let variant = args.next().unwrap_or_else(|| "sampled".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20_000);
-    let base = Router::new().route("/users/{id}", get(handler));
+    let base = router();
     let (app, tp) = match variant.as_str() {
         "bare" => (base, None),
-        "bare-tp" => (
-            base,
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
-        ),
+        "bare-tp" => (base, Some(UNSAMPLED_PARENT)),
         // a layer that does nothing: what `Router::layer` itself costs per request, the
         // baseline any tower layer starts from
         "bare-layer" => (base.layer(tower::util::MapRequestLayer::new(|r| r)), None),
         "bare-layer-tp" => (
             base.layer(tower::util::MapRequestLayer::new(|r| r)),
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            Some(UNSAMPLED_PARENT),
         ),
         "sampled" => (base.layer(tower_trace::TraceLayer::new()), None),
         "unsampled" => (
             base.layer(tower_trace::TraceLayer::new()),
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            Some(UNSAMPLED_PARENT),
         ),
         // the caller's flag 00 without the `x-trace-id` response header
         "unsampled-noid" => (
             base.layer(tower_trace::TraceLayer::new().without_trace_id_header()),
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            Some(UNSAMPLED_PARENT),
         ),
         // an excluded route: the caller's context extracted and attached, no span, no header
         "excluded-tp" => (
             base.layer(tower_trace::TraceLayer::new().exclude("/users/{id}")),
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            Some(UNSAMPLED_PARENT),
         ),
         // a tracer whose sampler keeps nothing (`traceidratio` 0), no caller
-        "ratio0" => (
-            base.layer(tower_trace::TraceLayer::new().with_tracer(
-                trace_core::tracer::Tracer::from_provider(
-                    "tower-trace",
-                    &opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
-                    Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
-                ),
-            )),
-            None,
-        ),
+        "ratio0" => (base.layer(ratio0_layer()), None),
         "otel-axum" => (
             base.layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                 .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
@@ -86,19 +66,8 @@ async fn main() {
         other => panic!("unknown variant {other}"),
     };
     // as `axum::serve` does: every handler turned into a route once, not on each request
-    let app = app.with_state(());
+    let app = served(app);
     for _ in 0..n {
-        let mut b = http::Request::get("http://bench.local/users/42?page=1")
-            .header("host", "bench.local")
-            .header("user-agent", "bench/1.0");
-        if let Some(tp) = tp {
-            b = b.header("traceparent", tp);
-        }
-        let res = app
-            .clone()
-            .oneshot(b.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        std::hint::black_box(res.into_body().collect().await.unwrap());
+        run(&app, tp).await;
     }
 }

@@ -1,0 +1,68 @@
+//! The server benchmarks' application and request, shared by the criterion group
+//! (`benches/server.rs`), the callgrind runner (`server_profile`) and the interleaved runner
+//! (`paired server`), so all three time the same request through the same router.
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http::Request;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// A caller's `traceparent` with the sampled flag.
+pub const SAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// A caller's `traceparent` with flag `00` (not sampled).
+pub const UNSAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+
+/// The handler: a short formatted body.
+#[inline]
+pub async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+    format!("user {id}")
+}
+
+/// `GET /users/{id}`, unprepared (layer it, then [`served`]).
+pub fn router() -> Router {
+    Router::new().route("/users/{id}", get(handler))
+}
+
+/// The router as `axum::serve` runs it: `with_state(())` turns every handler into a route once,
+/// instead of on each request (what calling an unconverted `Router` directly does).
+pub fn served(router: Router) -> Router {
+    router.with_state(())
+}
+
+/// `GET /users/42?page=1` with a host and a user agent, and `traceparent` when given.
+#[inline]
+pub fn request(traceparent: Option<&str>) -> Request<Body> {
+    let mut b = Request::get("http://bench.local/users/42?page=1")
+        .header("host", "bench.local")
+        .header("user-agent", "bench/1.0");
+    if let Some(tp) = traceparent {
+        b = b.header("traceparent", tp);
+    }
+    b.body(Body::empty()).expect("a valid request")
+}
+
+/// One request through `app`, its body read to the end.
+#[inline]
+pub async fn run(app: &Router, traceparent: Option<&str>) {
+    let res = app
+        .clone()
+        .oneshot(request(traceparent))
+        .await
+        .expect("the router is infallible");
+    let body = res.into_body().collect().await.expect("the body");
+    std::hint::black_box(body);
+}
+
+/// tower-trace with a tracer whose sampler keeps nothing (`traceidratio` 0, no caller).
+pub fn ratio0_layer() -> tower_trace::TraceLayer {
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.0))
+        .build();
+    tower_trace::TraceLayer::new().with_tracer(trace_core::tracer::Tracer::from_provider(
+        "tower-trace",
+        &provider,
+        Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
+    ))
+}
