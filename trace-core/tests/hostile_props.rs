@@ -5,7 +5,7 @@
 use opentelemetry::propagation::TextMapPropagator;
 use proptest::prelude::*;
 use trace_core::propagation::{
-    parse_traceparent, parse_tracestate, HeaderExtractor, W3CTraceContext,
+    parse_traceparent, parse_tracestate, DefaultPropagator, HeaderExtractor, W3CTraceContext,
 };
 use trace_core::redact::{HeaderCapture, UrlRedaction};
 use trace_core::redis::{parse_packed, render, KeyMode};
@@ -79,6 +79,33 @@ proptest! {
     }
 
     #[test]
+    fn one_pass_extraction_agrees_with_the_propagators(
+        fields in proptest::collection::vec(
+            (0usize..3, prop_oneof![
+                // a valid traceparent now and then, so the other fields are read too
+                Just(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec()),
+                "[ -~]{0,70}".prop_map(String::into_bytes),
+                proptest::collection::vec(any::<u8>(), 0..70),
+            ]),
+            0..5,
+        ),
+    ) {
+        let mut headers = http::HeaderMap::new();
+        for (i, raw) in &fields {
+            if let Ok(v) = http::HeaderValue::from_bytes(raw) {
+                headers.append(["traceparent", "tracestate", "baggage"][*i], v);
+            }
+        }
+        let composite = opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(W3CTraceContext::new()),
+            Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+        ]);
+        let by_composite = composite.extract_with_context(&opentelemetry::Context::new(), &HeaderExtractor::new(&headers));
+        let one_pass = DefaultPropagator.extract_headers(&headers);
+        prop_assert_eq!(carried(&one_pass), carried(&by_composite));
+    }
+
+    #[test]
     fn captured_sensitive_headers_never_show_their_values(secret in "[A-Za-z0-9]{10,30}") {
         let mut headers = http::HeaderMap::new();
         for name in ["authorization", "proxy-authorization", "cookie", "set-cookie"] {
@@ -89,4 +116,19 @@ proptest! {
         let dump = format!("{kvs:?}");
         prop_assert!(!dump.contains(&secret));
     }
+}
+
+/// What a context carries from a request: the remote parent and the baggage.
+fn carried(cx: &opentelemetry::Context) -> String {
+    use opentelemetry::baggage::BaggageExt;
+    use opentelemetry::trace::TraceContextExt;
+    let span = cx.span();
+    let sc = span.span_context();
+    let mut baggage: Vec<String> = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, _))| format!("{k}={v}"))
+        .collect();
+    baggage.sort();
+    format!("{:?} {} {:?}", sc, sc.trace_state().header(), baggage)
 }

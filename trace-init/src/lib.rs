@@ -35,5 +35,5 @@ mod pipeline;
 pub mod resource;
 pub mod settings;
 
-pub use pipeline::{builder, init, Builder, Guard, InitError};
+pub use pipeline::{builder, init, install_propagator, Builder, Guard, InitError};
 pub use settings::{Exporter, LogFormat, Propagator, Protocol, Sampler, Settings};

@@ -213,7 +213,7 @@ impl Builder {
             &mut guard,
         )?;
         global::set_tracer_provider(provider.clone());
-        global::set_text_map_propagator(propagator(&settings.propagators));
+        install_propagator(&settings.propagators);
         guard.provider = Some(provider);
         if install_subscriber {
             let filter = EnvFilter::try_new(&settings.log_filter)
@@ -274,6 +274,26 @@ fn known_sampler(s: Sampler) -> KnownSampler {
         Sampler::ParentBasedTraceIdRatio(r) => {
             KnownSampler::ParentBased(RootSampler::TraceIdRatio(r))
         }
+    }
+}
+
+/// Installs the global propagator for a list of propagator names, as [`init`] does with
+/// `OTEL_PROPAGATORS`. The usual lists (`tracecontext,baggage`, the default, and
+/// `tracecontext`) install trace-core's own types, which read a request's headers in one pass;
+/// any other list the composite of its propagators, in order; an empty list (`none`) one that
+/// reads and writes nothing.
+///
+/// ```
+/// use trace_init::Propagator;
+/// trace_init::install_propagator(&[Propagator::TraceContext, Propagator::Baggage]);
+/// ```
+pub fn install_propagator(list: &[Propagator]) {
+    match list {
+        [Propagator::TraceContext, Propagator::Baggage] => {
+            global::set_text_map_propagator(trace_core::propagation::default_propagator())
+        }
+        [Propagator::TraceContext] => global::set_text_map_propagator(W3CTraceContext::new()),
+        other => global::set_text_map_propagator(propagator(other)),
     }
 }
 

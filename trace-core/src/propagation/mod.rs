@@ -18,8 +18,10 @@ use std::collections::HashMap;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::http_common::{scan_headers, Seen};
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
+use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 use opentelemetry::{global, Context};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
 /// Longest trace header value read, in bytes (the W3C baggage limit).
 pub const MAX_HEADER_LEN: usize = 8192;
@@ -102,24 +104,56 @@ impl HeaderExtractor<'_> {
         &self,
         mut fields: opentelemetry::propagation::text_map_propagator::FieldIter<'_>,
     ) -> bool {
-        let Some(found) = self
-            .w3c
-            .get_or_init(|| scan_headers(self.headers, w3c_names()))
-            .as_ref()
-        else {
+        let Some(found) = self.scanned() else {
             return false;
         };
         fields.all(|f| w3c_field(found, f).is_some_and(|seen| seen.first.is_none()))
     }
 }
 
-impl Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        let scanned = self
-            .w3c
+impl<'a> HeaderExtractor<'a> {
+    /// The W3C fields of the map, found in one pass at the first call (`None` for a map too
+    /// large to scan).
+    fn scanned(&self) -> Option<&W3cFields<'a>> {
+        self.w3c
             .get_or_init(|| scan_headers(self.headers, w3c_names()))
             .as_ref()
-            .and_then(|f| w3c_field(f, key));
+    }
+
+    /// The value of the W3C field `W3C_FIELDS[i]`, as [`Extractor::get`] gives it, without
+    /// matching the name.
+    fn field(&self, i: usize) -> Option<&str> {
+        match self.scanned().map(|f| f[i]) {
+            Some(seen) if !seen.repeated => {
+                let s = header_text(seen.first?)?;
+                (s.len() <= MAX_HEADER_LEN).then_some(s)
+            }
+            // several lines, or a map too large to scan: combined or refused by `get`
+            _ => self.looked_up(W3C_FIELDS[i]),
+        }
+    }
+
+    /// `field(0)` parsed as a `traceparent`, without making text of it first: the parser reads
+    /// bytes and checks the 55 characters of a version-00 value itself; a longer value must
+    /// still be ASCII throughout, as `field` requires.
+    fn traceparent(&self) -> Option<(TraceId, SpanId, TraceFlags)> {
+        match self.scanned().map(|f| f[0]) {
+            Some(seen) if !seen.repeated => {
+                let b = seen.first?.as_bytes();
+                if b.len() > MAX_HEADER_LEN {
+                    return None;
+                }
+                let parsed = w3c::parse_traceparent_bytes(b)?;
+                (b.len() <= 55 || b.is_ascii()).then_some(parsed)
+            }
+            _ => self.field(0).and_then(parse_traceparent),
+        }
+    }
+}
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let scanned = self.scanned().and_then(|f| w3c_field(f, key));
         if let Some(seen) = scanned {
             if !seen.repeated {
                 let s = header_text(seen.first?)?;
@@ -127,6 +161,18 @@ impl Extractor for HeaderExtractor<'_> {
             }
             // several lines: the look-up below combines or refuses them
         }
+        self.looked_up(key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.headers.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+impl HeaderExtractor<'_> {
+    /// `key` looked up by name: one line as it is, several combined with `,` (list headers) or
+    /// refused (`traceparent`).
+    fn looked_up(&self, key: &str) -> Option<&str> {
         let mut all = match known_name(key) {
             Some(name) => self.headers.get_all(name).iter(),
             None => self.headers.get_all(key).iter(),
@@ -161,10 +207,6 @@ impl Extractor for HeaderExtractor<'_> {
             }
         }
     }
-
-    fn keys(&self) -> Vec<&str> {
-        self.headers.keys().map(|k| k.as_str()).collect()
-    }
 }
 
 /// Writes trace headers into an [`http::HeaderMap`], replacing earlier values of the same name.
@@ -195,23 +237,117 @@ impl Injector for HeaderInjector<'_> {
 }
 
 /// The default propagators (`OTEL_PROPAGATORS=tracecontext,baggage`): this crate's W3C Trace
-/// Context propagator and the SDK's baggage propagator.
+/// Context propagator, then the SDK's baggage propagator, as one propagator.
+///
+/// It reads and writes what `TextMapCompositePropagator::new(vec![W3CTraceContext, BaggagePropagator])`
+/// does; as the global propagator it also lets [`extract_from_headers`] read a request's headers
+/// in one pass, with no dynamic dispatch per field ([`DefaultPropagator::extract_headers`]).
 ///
 /// ```
 /// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
 /// ```
-pub fn default_propagator() -> opentelemetry::propagation::TextMapCompositePropagator {
-    opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-        Box::new(W3CTraceContext::new()),
-        Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-    ])
+pub fn default_propagator() -> DefaultPropagator {
+    DefaultPropagator
+}
+
+/// W3C Trace Context and W3C Baggage together. See [`default_propagator`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultPropagator;
+
+/// [`DefaultPropagator`]'s fields: once for the process (see [`fast_kind`]).
+fn default_fields() -> &'static [String] {
+    static FIELDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| W3C_FIELDS.iter().map(|f| f.to_string()).collect())
+}
+
+impl opentelemetry::propagation::TextMapPropagator for DefaultPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        W3CTraceContext.inject_context(cx, injector);
+        BaggagePropagator::new().inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let cx = W3CTraceContext.extract_with_context(cx, extractor);
+        BaggagePropagator::new().extract_with_context(&cx, extractor)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        opentelemetry::propagation::text_map_propagator::FieldIter::new(default_fields())
+    }
+}
+
+impl DefaultPropagator {
+    /// The context `headers` carry, on an empty base: what `extract_with_context` over a
+    /// [`HeaderExtractor`] gives, found in one pass over the map.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TraceContextExt;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert(
+    ///     "traceparent",
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".parse().unwrap(),
+    /// );
+    /// let cx = trace_core::propagation::DefaultPropagator.extract_headers(&headers);
+    /// assert!(cx.span().span_context().is_remote());
+    /// ```
+    pub fn extract_headers(&self, headers: &HeaderMap) -> Context {
+        extract_w3c(headers, true)
+    }
+}
+
+impl W3CTraceContext {
+    /// The context `headers` carry, on an empty base: what `extract_with_context` over a
+    /// [`HeaderExtractor`] gives, found in one pass over the map.
+    pub fn extract_headers(&self, headers: &HeaderMap) -> Context {
+        extract_w3c(headers, false)
+    }
+}
+
+/// The W3C extraction from a header map, with or without baggage.
+fn extract_w3c(headers: &HeaderMap, baggage: bool) -> Context {
+    let ex = HeaderExtractor::new(headers);
+    let (parent, with_baggage) = match ex.scanned() {
+        Some([tp, _, bg]) => (tp.first.is_some(), baggage && bg.first.is_some()),
+        // a map too large to scan: looked up by name
+        None => (true, baggage),
+    };
+    let cx = if parent {
+        w3c::extract_values(&Context::new(), ex.traceparent(), || ex.field(1))
+    } else {
+        Context::new()
+    };
+    if with_baggage {
+        BaggagePropagator::new().extract_with_context(&cx, &ex)
+    } else {
+        cx
+    }
+}
+
+/// Which of this crate's W3C propagators `p` is, when it is one: recognised by its fields,
+/// which only these types hand out (one list each for the whole process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastKind {
+    TraceContext,
+    TraceContextBaggage,
+}
+
+fn fast_kind(p: &dyn opentelemetry::propagation::TextMapPropagator) -> Option<FastKind> {
+    let first = p.fields().next()?.as_ptr();
+    if first == default_fields()[0].as_ptr() {
+        Some(FastKind::TraceContextBaggage)
+    } else if first == w3c::fields()[0].as_ptr() {
+        Some(FastKind::TraceContext)
+    } else {
+        None
+    }
 }
 
 /// The context carried by `headers` (through the global propagator), on an empty base context.
 ///
-/// Invalid or oversized headers yield an empty context (a new root trace). When every field the
-/// propagator declares is a W3C one (`traceparent`, `tracestate`, `baggage`: the default
-/// propagators) and the request carries none of them, no propagator runs: the context is empty.
+/// Invalid or oversized headers yield an empty context (a new root trace). With this crate's
+/// W3C propagators installed ([`default_propagator`], [`W3CTraceContext`]) the map is read in
+/// one pass ([`DefaultPropagator::extract_headers`]); with any other propagator whose fields are
+/// all W3C ones, a request carrying none of them runs no propagator: the context is empty.
 ///
 /// ```
 /// use opentelemetry::trace::TraceContextExt;
@@ -228,13 +364,17 @@ pub fn default_propagator() -> opentelemetry::propagation::TextMapCompositePropa
 /// );
 /// ```
 pub fn extract_from_headers(headers: &HeaderMap) -> Context {
-    let extractor = HeaderExtractor::new(headers);
-    global::get_text_map_propagator(|p| {
-        if extractor.carries_none_of(p.fields()) {
-            // nothing to read (a request from outside the traced system): no propagator runs
-            return Context::new();
+    global::get_text_map_propagator(|p| match fast_kind(p) {
+        Some(FastKind::TraceContextBaggage) => extract_w3c(headers, true),
+        Some(FastKind::TraceContext) => extract_w3c(headers, false),
+        None => {
+            let extractor = HeaderExtractor::new(headers);
+            if extractor.carries_none_of(p.fields()) {
+                // nothing to read (a request from outside the traced system): no propagator runs
+                return Context::new();
+            }
+            p.extract_with_context(&Context::new(), &extractor)
         }
-        p.extract_with_context(&Context::new(), &extractor)
     })
 }
 
@@ -335,6 +475,134 @@ mod tests {
         let mut only_baggage = HeaderMap::new();
         only_baggage.insert("baggage", "user.id=7".parse().unwrap());
         assert!(none(&only_baggage, &TraceContextPropagator::new()));
+    }
+
+    /// What a context carries from a request: the remote parent and the baggage.
+    fn carried(cx: &Context) -> (String, String, u8, bool, String, Vec<String>) {
+        use opentelemetry::baggage::BaggageExt;
+        let span = cx.span();
+        let sc = span.span_context();
+        let mut baggage: Vec<String> = cx
+            .baggage()
+            .iter()
+            .map(|(k, (v, _))| format!("{k}={v}"))
+            .collect();
+        baggage.sort();
+        (
+            sc.trace_id().to_string(),
+            sc.span_id().to_string(),
+            sc.trace_flags().to_u8(),
+            sc.is_remote(),
+            sc.trace_state().header(),
+            baggage,
+        )
+    }
+
+    #[test]
+    fn the_one_pass_extraction_reads_what_the_propagators_read() {
+        let composite = opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(W3CTraceContext::new()),
+            Box::new(BaggagePropagator::new()),
+        ]);
+        let unsampled = TP.replace("-01", "-00");
+        let big_state = format!("a={}", "x".repeat(MAX_HEADER_LEN));
+        let later_version = format!("cc{}-later", &TP[2..]);
+        let later_non_ascii = [format!("cc{}-", &TP[2..]).as_bytes(), b"\xff"].concat();
+        let padded_tp = format!(" {TP}\t");
+        let cases: Vec<Vec<(&str, &[u8])>> = vec![
+            vec![],
+            vec![("user-agent", b"x")],
+            vec![("traceparent", TP.as_bytes())],
+            vec![("traceparent", unsampled.as_bytes())],
+            vec![
+                ("traceparent", TP.as_bytes()),
+                ("traceparent", TP.as_bytes()),
+            ],
+            vec![("traceparent", b"00-\xff")],
+            vec![("traceparent", b"not a traceparent")],
+            vec![("traceparent", later_version.as_bytes())],
+            vec![("traceparent", later_non_ascii.as_slice())],
+            vec![("traceparent", padded_tp.as_bytes())],
+            vec![("tracestate", b"a=1")],
+            vec![("traceparent", TP.as_bytes()), ("tracestate", b"a=1,b=2")],
+            vec![
+                ("traceparent", TP.as_bytes()),
+                ("tracestate", b"a=1"),
+                ("tracestate", b"b=2"),
+            ],
+            vec![("traceparent", TP.as_bytes()), ("tracestate", b"bad==")],
+            vec![
+                ("traceparent", TP.as_bytes()),
+                ("tracestate", big_state.as_bytes()),
+            ],
+            vec![("baggage", b"user.id=7,tenant.id=acme")],
+            vec![("baggage", b"user.id=7"), ("baggage", b"tenant.id=acme")],
+            vec![
+                ("traceparent", unsampled.as_bytes()),
+                ("tracestate", b"a=1"),
+                ("baggage", b"user.id=7"),
+            ],
+            vec![("baggage", b"\xff=1")],
+        ];
+        for case in cases {
+            let mut h = HeaderMap::new();
+            for (name, value) in &case {
+                h.append(*name, HeaderValue::from_bytes(value).unwrap());
+            }
+            for m in [h.clone(), crate::http_common::padded_headers(h)] {
+                let by_composite =
+                    composite.extract_with_context(&Context::new(), &HeaderExtractor::new(&m));
+                assert_eq!(
+                    carried(&DefaultPropagator.extract_headers(&m)),
+                    carried(&by_composite),
+                    "{case:?}"
+                );
+                assert_eq!(
+                    carried(
+                        &DefaultPropagator
+                            .extract_with_context(&Context::new(), &HeaderExtractor::new(&m))
+                    ),
+                    carried(&by_composite),
+                    "{case:?}"
+                );
+                let w3c = W3CTraceContext::new();
+                assert_eq!(
+                    carried(&w3c.extract_headers(&m)),
+                    carried(&w3c.extract_with_context(&Context::new(), &HeaderExtractor::new(&m))),
+                    "{case:?}"
+                );
+            }
+        }
+        // the cases are not all alike: a parent, a tracestate and baggage each came through
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        h.insert("tracestate", "a=1".parse().unwrap());
+        h.insert("baggage", "user.id=7".parse().unwrap());
+        let c = carried(&DefaultPropagator.extract_headers(&h));
+        assert_eq!((c.3, c.4.as_str(), c.5.len()), (true, "a=1", 1));
+    }
+
+    #[test]
+    fn only_this_crates_w3c_propagators_take_the_one_pass_path() {
+        assert_eq!(
+            fast_kind(&DefaultPropagator),
+            Some(FastKind::TraceContextBaggage)
+        );
+        assert_eq!(
+            fast_kind(&W3CTraceContext::new()),
+            Some(FastKind::TraceContext)
+        );
+        let same_fields = opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(W3CTraceContext::new()),
+            Box::new(BaggagePropagator::new()),
+        ]);
+        assert_eq!(fast_kind(&same_fields), None, "equal names are not enough");
+        assert_eq!(
+            fast_kind(&opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+            None
+        );
+        assert_eq!(fast_kind(&B3Propagator::new(B3Encoding::Multiple)), None);
+        assert_eq!(fast_kind(&BaggagePropagator::new()), None);
     }
 
     #[test]

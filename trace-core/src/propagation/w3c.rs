@@ -92,7 +92,13 @@ fn word(head: &[u8; 55], at: usize) -> [u8; 8] {
 
 /// Parses a `traceparent` value into its trace id, parent id and flags.
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
-    let mut v = value.as_bytes();
+    parse_traceparent_bytes(value.as_bytes())
+}
+
+/// [`parse_traceparent`] over bytes. A value it accepts is ASCII up to its 55th character
+/// after the optional whitespace (what follows, in a later version, is not checked).
+pub(super) fn parse_traceparent_bytes(value: &[u8]) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let mut v = value;
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
     }
@@ -210,22 +216,35 @@ impl TextMapPropagator for W3CTraceContext {
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let Some((trace_id, span_id, flags)) =
-            extractor.get("traceparent").and_then(parse_traceparent)
-        else {
-            return cx.clone();
-        };
-        let state = extractor
-            .get("tracestate")
-            .and_then(parse_tracestate)
-            .unwrap_or_default();
-        cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
+        let parent = extractor.get("traceparent").and_then(parse_traceparent);
+        extract_values(cx, parent, || extractor.get("tracestate"))
     }
 
     fn fields(&self) -> FieldIter<'_> {
-        static FIELDS: OnceLock<Vec<String>> = OnceLock::new();
-        FieldIter::new(FIELDS.get_or_init(|| vec!["traceparent".into(), "tracestate".into()]))
+        FieldIter::new(fields())
     }
+}
+
+/// This propagator's fields. The list lives once for the whole process, so a propagator
+/// handing out these very strings is known to be this one (see `propagation::fast_kind`).
+pub(super) fn fields() -> &'static [String] {
+    static FIELDS: OnceLock<Vec<String>> = OnceLock::new();
+    FIELDS.get_or_init(|| vec!["traceparent".into(), "tracestate".into()])
+}
+
+/// `cx` with the remote parent that `traceparent` names (and its `tracestate`, read only when
+/// the parent is valid), or `cx` itself when there is none: the rule of
+/// [`W3CTraceContext`]'s extraction, wherever the values come from.
+pub(super) fn extract_values<'a>(
+    cx: &Context,
+    traceparent: Option<(TraceId, SpanId, TraceFlags)>,
+    tracestate: impl FnOnce() -> Option<&'a str>,
+) -> Context {
+    let Some((trace_id, span_id, flags)) = traceparent else {
+        return cx.clone();
+    };
+    let state = tracestate().and_then(parse_tracestate).unwrap_or_default();
+    cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
 }
 
 #[cfg(test)]
