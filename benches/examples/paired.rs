@@ -301,7 +301,9 @@ async fn measure(case: String, rounds: usize) -> Medians {
 /// `OtelAxumLayer`'s, and what an unsampled request adds to bare axum (the same request, with or
 /// without a `traceparent`).
 async fn server(rounds: usize) {
-    use benches::server_bench::{ratio0_layer, router, run, served, UNSAMPLED_PARENT as TP};
+    use benches::server_bench::{
+        ratio0_layer, router, run, served, PropagateLayer, UNSAMPLED_PARENT as TP,
+    };
 
     let base = router();
     let variants: Vec<(&str, axum::Router, Option<&str>)> = vec![
@@ -333,6 +335,19 @@ async fn server(rounds: usize) {
             )),
             None,
         ),
+        // the caller's context made current and nothing else: an excluded route of this layer,
+        // and the least a hand-written layer can do (extract, `with_context`)
+        (
+            "excluded route",
+            base.clone()
+                .layer(tower_trace::TraceLayer::new().exclude("/users/{id}")),
+            Some(TP),
+        ),
+        (
+            "propagate only",
+            base.clone().layer(PropagateLayer),
+            Some(TP),
+        ),
     ];
     let variants: Vec<_> = variants
         .into_iter()
@@ -357,8 +372,14 @@ async fn server(rounds: usize) {
         }
     }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-    let (mut share, mut flag00, mut ratio0, mut layer) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut share, mut flag00, mut ratio0, mut layer, mut excluded, mut propagate) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for round in 0..rounds {
         let mut t = vec![0.0; variants.len()];
         // the order turns every round, so no variant always follows the same one
@@ -371,6 +392,8 @@ async fn server(rounds: usize) {
         flag00.push(t[3] - t[1]);
         ratio0.push(t[4] - t[0]);
         layer.push(t[6] - t[0]);
+        excluded.push(t[7] - t[1]);
+        propagate.push(t[8] - t[1]);
         for (i, v) in t.into_iter().enumerate() {
             times[i].push(v);
         }
@@ -388,5 +411,11 @@ async fn server(rounds: usize) {
         median(&mut flag00),
         median(&mut ratio0),
         median(&mut layer),
+    );
+    println!(
+        "server: the caller's context made current, no span (over bare with the same traceparent): \
+         an excluded route {:+.3} us, a minimal propagating layer {:+.3} us",
+        median(&mut excluded),
+        median(&mut propagate),
     );
 }

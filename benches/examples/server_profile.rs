@@ -6,7 +6,8 @@
 //! Variants: bare, bare-tp (with a `traceparent`), bare-layer, bare-layer-tp (a pass-through
 //! layer), sampled, unsampled (`traceparent` flag 00), ratio0 (sampler `traceidratio` 0, no
 //! caller), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
-//! route with a `traceparent`). `BENCH_OTLP=1`: export over OTLP/gRPC (see `main`).
+//! route with a `traceparent`), propagate-tp (`benches::server_bench::PropagateLayer`: extract
+//! and `with_context`, nothing else). `BENCH_OTLP=1`: export over OTLP/gRPC (see `main`).
 
 use benches::server_bench::{ratio0_layer, router, run, served, UNSAMPLED_PARENT};
 
@@ -54,6 +55,11 @@ async fn main() {
         // an excluded route: the caller's context extracted and attached, no span, no header
         "excluded-tp" => (
             base.layer(tower_trace::TraceLayer::new().exclude("/users/{id}")),
+            Some(UNSAMPLED_PARENT),
+        ),
+        // the least a layer continuing the caller's trace does: extract, `with_context`
+        "propagate-tp" => (
+            base.layer(benches::server_bench::PropagateLayer),
             Some(UNSAMPLED_PARENT),
         ),
         // a tracer whose sampler keeps nothing (`traceidratio` 0), no caller

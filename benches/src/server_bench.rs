@@ -66,3 +66,44 @@ pub fn ratio0_layer() -> tower_trace::TraceLayer {
         Some(trace_core::tracer::KnownSampler::TraceIdRatio(0.0)),
     ))
 }
+
+/// The least a layer that makes the caller's context current can do: read it from the headers
+/// (`trace_core::propagation::extract_from_headers`) and poll the inner future inside it
+/// (`opentelemetry::context::FutureExt::with_context`). No span, no response header: what
+/// propagation alone costs a request, the floor under any layer that continues the caller's
+/// trace.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PropagateLayer;
+
+impl<S> tower::Layer<S> for PropagateLayer {
+    type Service = Propagate<S>;
+    fn layer(&self, inner: S) -> Propagate<S> {
+        Propagate(inner)
+    }
+}
+
+/// The service of [`PropagateLayer`].
+#[derive(Clone, Debug)]
+pub struct Propagate<S>(S);
+
+impl<S, B> tower::Service<Request<B>> for Propagate<S>
+where
+    S: tower::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = opentelemetry::context::WithContext<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        use opentelemetry::context::FutureExt;
+        let cx = trace_core::propagation::extract_from_headers(req.headers());
+        self.0.call(req).with_context(cx)
+    }
+}
