@@ -294,12 +294,13 @@ async fn measure(case: String, rounds: usize) -> Medians {
 
 /// The server layer's targets, interleaved: each round times a block of the server benchmarks'
 /// request (`benches::server_bench`) through bare axum, tower-trace (sampled; parent flag 00;
-/// `traceidratio` 0), `OtelAxumLayer` and a pass-through layer, all on routers prepared as
-/// `axum::serve` prepares them, in one task (the export thread runs beside it, as in the
-/// criterion benchmark; each block starts with the queue flushed). Prints the medians per request
-/// and the median over rounds of each round's overhead figures: sampled overhead over
-/// `OtelAxumLayer`'s, and what an unsampled request adds to bare axum (the same request, with or
-/// without a `traceparent`).
+/// `traceidratio` 0; an excluded route), `OtelAxumLayer`, a pass-through layer and
+/// `benches::server_bench::PropagateLayer` (the caller's context made current, nothing else), all
+/// on routers prepared as `axum::serve` prepares them, in one task (the export thread runs beside
+/// it, as in the criterion benchmark; each block starts with the queue flushed). Prints the
+/// medians per request and the median over rounds of each round's overhead figures: sampled
+/// overhead over `OtelAxumLayer`'s, what an unsampled request adds to bare axum (the same
+/// request, with or without a `traceparent`), and what propagation alone adds.
 async fn server(rounds: usize) {
     use benches::server_bench::{
         ratio0_layer, router, run, served, PropagateLayer, UNSAMPLED_PARENT as TP,
