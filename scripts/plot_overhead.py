@@ -12,7 +12,8 @@ ROWS = [
     ("server: tower-trace, sampled", 1.05, True),
     ("server: axum-tracing-opentelemetry", 3.53, False),
     ("server: tower-http TraceLayer + bridge", 3.70, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.52, True),
+    # not sampled: session 8's three `paired server 300` runs (one-pass W3C extraction)
+    ("server: tower-trace, not sampled (flag 00)", 0.43, True),
     # SQL, Redis, client: the interleaved runner (`paired`), session 7; the client's server runs
     # on its own thread, and on this machine each call starts with cold caches (BENCHMARKS.md)
     ("SQL (PostgreSQL): sqlx-trace", 5.35, True),

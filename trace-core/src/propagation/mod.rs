@@ -324,7 +324,9 @@ fn extract_w3c(headers: &HeaderMap, baggage: bool) -> Context {
 }
 
 /// Which of this crate's W3C propagators `p` is, when it is one: recognised by its fields,
-/// which only these types hand out (one list each for the whole process).
+/// which only these types hand out (one list each for the whole process). A propagator of
+/// another type that hands out the very same list (one delegating `fields` to these types) is
+/// read as they read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FastKind {
     TraceContext,
