@@ -11,7 +11,7 @@
 //! | --- | --- |
 //! | [`attributes`] | every attribute key, typed |
 //! | [`http_server`], [`http_client`], [`db`] | the span families: name, kind, attributes, status rule |
-//! | [`propagation`] | context in and out of headers and string maps; B3 and Jaeger propagators |
+//! | [`propagation`] | context in and out of headers and string maps; W3C (trace context + baggage), B3 and Jaeger propagators |
 //! | [`redact`] | URL and header redaction |
 //! | [`sql`] | SQL sanitiser and summariser |
 //! | [`redis`] | Redis command rendering (CLI form, values replaced) |

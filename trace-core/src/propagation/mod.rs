@@ -4,6 +4,11 @@
 //! [`MAX_HEADER_LEN`] bytes is ignored, non-UTF-8 values are skipped, and a request carrying more
 //! than one `traceparent` has none (W3C Trace Context: such a request starts a new trace).
 //! `tracestate` and `baggage` sent as several header lines are combined with `,`.
+//!
+//! The propagators: [`DefaultPropagator`] (W3C Trace Context and Baggage, the default
+//! `OTEL_PROPAGATORS`), [`W3CTraceContext`], [`B3Propagator`] and [`JaegerPropagator`]. With one of
+//! the first two as the global propagator, [`extract_from_headers`] reads a request's headers in
+//! one pass.
 
 mod b3;
 mod jaeger;
