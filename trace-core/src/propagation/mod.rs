@@ -328,16 +328,17 @@ fn extract_w3c(headers: &HeaderMap, baggage: bool) -> Context {
     }
 }
 
-/// Which of this crate's W3C propagators `p` is, when it is one: recognised by its fields,
-/// which only these types hand out (one list each for the whole process). A propagator of
-/// another type that hands out the very same list (one delegating `fields` to these types) is
-/// read as they read.
+/// This crate's W3C propagators, as [`fast_kind`] recognises them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FastKind {
     TraceContext,
     TraceContextBaggage,
 }
 
+/// Which of this crate's W3C propagators `p` is, when it is one: recognised by its fields,
+/// which only these types hand out (one list each for the whole process). A propagator of
+/// another type that hands out the very same list (one delegating `fields` to these types) is
+/// read as they read.
 fn fast_kind(p: &dyn opentelemetry::propagation::TextMapPropagator) -> Option<FastKind> {
     let first = p.fields().next()?.as_ptr();
     if first == default_fields()[0].as_ptr() {
