@@ -1,6 +1,8 @@
 //! Trace-header extraction. Arbitrary `traceparent`, `tracestate` and `baggage` values (and
-//! duplicates): never a panic. A context that comes out valid re-injects to a `traceparent` that
-//! parses to the same ids, and its `tracestate` is within the W3C limits.
+//! duplicates, in a small or a large header map): never a panic. A context that comes out valid
+//! re-injects to a `traceparent` that parses to the same ids, and its `tracestate` is within the
+//! W3C limits. The one-pass extraction (`DefaultPropagator::extract_headers`) reads exactly what
+//! the two propagators read one after the other.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -9,8 +11,11 @@ use libfuzzer_sys::fuzz_target;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::BaggagePropagator;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::Context;
 use trace_core::propagation::{
-    format_traceparent, parse_traceparent, parse_tracestate, HeaderExtractor, W3CTraceContext,
+    format_traceparent, parse_traceparent, parse_tracestate, DefaultPropagator, HeaderExtractor,
+    W3CTraceContext,
 };
 
 #[derive(Debug, Arbitrary)]
@@ -18,10 +23,32 @@ struct Input<'a> {
     traceparent: Vec<&'a [u8]>,
     tracestate: Vec<&'a [u8]>,
     baggage: Vec<&'a [u8]>,
+    /// Other headers before the trace headers: past a dozen, the map is looked up by name
+    /// instead of scanned.
+    others: u8,
+}
+
+/// What a context carries from a request: the remote parent and the baggage.
+fn carried(cx: &Context) -> String {
+    let span = cx.span();
+    let sc = span.span_context();
+    let mut baggage: Vec<String> = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, _))| format!("{k}={v}"))
+        .collect();
+    baggage.sort();
+    format!("{sc:?} {} {baggage:?}", sc.trace_state().header())
 }
 
 fuzz_target!(|input: Input<'_>| {
     let mut map = HeaderMap::new();
+    for i in 0..input.others % 32 {
+        map.insert(
+            http::HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap(),
+            HeaderValue::from_static("1"),
+        );
+    }
     for (name, values) in [
         ("traceparent", &input.traceparent),
         ("tracestate", &input.tracestate),
@@ -38,7 +65,16 @@ fuzz_target!(|input: Input<'_>| {
         }
     }
     let cx = W3CTraceContext::new().extract(&HeaderExtractor::new(&map));
-    let _ = BaggagePropagator::new().extract(&HeaderExtractor::new(&map));
+    let both = BaggagePropagator::new().extract_with_context(&cx, &HeaderExtractor::new(&map));
+    assert_eq!(
+        carried(&DefaultPropagator.extract_headers(&map)),
+        carried(&both),
+        "one pass and the propagators differ on {map:?}"
+    );
+    assert_eq!(
+        carried(&W3CTraceContext::new().extract_headers(&map)),
+        carried(&cx)
+    );
     let span = cx.span();
     let sc = span.span_context();
     if sc.is_valid() {
