@@ -11,12 +11,11 @@ use libfuzzer_sys::fuzz_target;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::BaggagePropagator;
-use opentelemetry::baggage::BaggageExt;
-use opentelemetry::Context;
 use trace_core::propagation::{
     format_traceparent, parse_traceparent, parse_tracestate, DefaultPropagator, HeaderExtractor,
     W3CTraceContext,
 };
+use trace_core::testing::Carried;
 
 #[derive(Debug, Arbitrary)]
 struct Input<'a> {
@@ -26,19 +25,6 @@ struct Input<'a> {
     /// Other headers before the trace headers: past a dozen, the map is looked up by name
     /// instead of scanned.
     others: u8,
-}
-
-/// What a context carries from a request: the remote parent and the baggage.
-fn carried(cx: &Context) -> String {
-    let span = cx.span();
-    let sc = span.span_context();
-    let mut baggage: Vec<String> = cx
-        .baggage()
-        .iter()
-        .map(|(k, (v, _))| format!("{k}={v}"))
-        .collect();
-    baggage.sort();
-    format!("{sc:?} {} {baggage:?}", sc.trace_state().header())
 }
 
 fuzz_target!(|input: Input<'_>| {
@@ -67,13 +53,13 @@ fuzz_target!(|input: Input<'_>| {
     let cx = W3CTraceContext::new().extract(&HeaderExtractor::new(&map));
     let both = BaggagePropagator::new().extract_with_context(&cx, &HeaderExtractor::new(&map));
     assert_eq!(
-        carried(&DefaultPropagator.extract_headers(&map)),
-        carried(&both),
+        Carried::of(&DefaultPropagator.extract_headers(&map)),
+        Carried::of(&both),
         "one pass and the propagators differ on {map:?}"
     );
     assert_eq!(
-        carried(&W3CTraceContext::new().extract_headers(&map)),
-        carried(&cx)
+        Carried::of(&W3CTraceContext::new().extract_headers(&map)),
+        Carried::of(&cx)
     );
     let span = cx.span();
     let sc = span.span_context();

@@ -224,3 +224,58 @@ impl SpanDataExt for SpanData {
         }
     }
 }
+
+/// What a context carries to the next process, in a form to compare: its parent (trace id, span
+/// id, flags, whether remote, `tracestate`) and its baggage, sorted by key. For tests of
+/// propagation: two ways of reading the same headers, or a context before and after a queue.
+///
+/// ```
+/// use trace_core::testing::Carried;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert(
+///     "traceparent",
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+/// );
+/// let read = Carried::of(&trace_core::propagation::DefaultPropagator.extract_headers(&headers));
+/// assert_eq!(read.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert!(read.sampled && read.remote && read.baggage.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    /// The parent's trace id (`TraceId::INVALID` without one).
+    pub trace_id: TraceId,
+    /// The parent's span id.
+    pub span_id: SpanId,
+    /// The sampled flag.
+    pub sampled: bool,
+    /// Whether the parent came from another process.
+    pub remote: bool,
+    /// The `tracestate` header value.
+    pub trace_state: String,
+    /// The baggage entries, `(key, value)`, sorted by key.
+    pub baggage: Vec<(String, String)>,
+}
+
+impl Carried {
+    /// What `cx` carries.
+    pub fn of(cx: &opentelemetry::Context) -> Self {
+        use opentelemetry::baggage::BaggageExt;
+        use opentelemetry::trace::TraceContextExt;
+        let span = cx.span();
+        let sc = span.span_context();
+        let mut baggage: Vec<(String, String)> = cx
+            .baggage()
+            .iter()
+            .map(|(k, (v, _))| (k.to_string(), v.to_string()))
+            .collect();
+        baggage.sort();
+        Self {
+            trace_id: sc.trace_id(),
+            span_id: sc.span_id(),
+            sampled: sc.is_sampled(),
+            remote: sc.is_remote(),
+            trace_state: sc.trace_state().header(),
+            baggage,
+        }
+    }
+}

@@ -9,6 +9,7 @@ use trace_core::propagation::{
 };
 use trace_core::redact::{HeaderCapture, UrlRedaction};
 use trace_core::redis::{parse_packed, render, KeyMode};
+use trace_core::testing::Carried;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -102,7 +103,7 @@ proptest! {
         ]);
         let by_composite = composite.extract_with_context(&opentelemetry::Context::new(), &HeaderExtractor::new(&headers));
         let one_pass = DefaultPropagator.extract_headers(&headers);
-        prop_assert_eq!(carried(&one_pass), carried(&by_composite));
+        prop_assert_eq!(Carried::of(&one_pass), Carried::of(&by_composite));
     }
 
     #[test]
@@ -116,19 +117,4 @@ proptest! {
         let dump = format!("{kvs:?}");
         prop_assert!(!dump.contains(&secret));
     }
-}
-
-/// What a context carries from a request: the remote parent and the baggage.
-fn carried(cx: &opentelemetry::Context) -> String {
-    use opentelemetry::baggage::BaggageExt;
-    use opentelemetry::trace::TraceContextExt;
-    let span = cx.span();
-    let sc = span.span_context();
-    let mut baggage: Vec<String> = cx
-        .baggage()
-        .iter()
-        .map(|(k, (v, _))| format!("{k}={v}"))
-        .collect();
-    baggage.sort();
-    format!("{:?} {} {:?}", sc, sc.trace_state().header(), baggage)
 }

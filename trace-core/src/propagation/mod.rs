@@ -485,25 +485,8 @@ mod tests {
         assert!(none(&only_baggage, &TraceContextPropagator::new()));
     }
 
-    /// What a context carries from a request: the remote parent and the baggage.
-    fn carried(cx: &Context) -> (String, String, u8, bool, String, Vec<String>) {
-        use opentelemetry::baggage::BaggageExt;
-        let span = cx.span();
-        let sc = span.span_context();
-        let mut baggage: Vec<String> = cx
-            .baggage()
-            .iter()
-            .map(|(k, (v, _))| format!("{k}={v}"))
-            .collect();
-        baggage.sort();
-        (
-            sc.trace_id().to_string(),
-            sc.span_id().to_string(),
-            sc.trace_flags().to_u8(),
-            sc.is_remote(),
-            sc.trace_state().header(),
-            baggage,
-        )
+    fn carried(cx: &Context) -> crate::testing::Carried {
+        crate::testing::Carried::of(cx)
     }
 
     #[test]
@@ -587,7 +570,10 @@ mod tests {
         h.insert("tracestate", "a=1".parse().unwrap());
         h.insert("baggage", "user.id=7".parse().unwrap());
         let c = carried(&DefaultPropagator.extract_headers(&h));
-        assert_eq!((c.3, c.4.as_str(), c.5.len()), (true, "a=1", 1));
+        assert_eq!(
+            (c.remote, c.trace_state.as_str(), c.baggage.len()),
+            (true, "a=1", 1)
+        );
     }
 
     #[test]
