@@ -48,13 +48,30 @@ static ATTRIBUTE_VECS: std::sync::LazyLock<crossbeam_queue::ArrayQueue<Vec<KeyVa
 /// An empty attribute vector for a new span: a recycled one when there is one.
 pub(crate) fn attribute_vec(capacity: usize) -> Vec<KeyValue> {
     match ATTRIBUTE_VECS.pop() {
-        Some(v) => v,
+        Some(mut v) => {
+            // the values the export thread sent back are freed here, on a request thread
+            v.clear();
+            v
+        }
         None => Vec::with_capacity(capacity),
     }
 }
 
+/// The attributes whose values are usually allocated for each span (copied from the request).
+/// The export thread sends them back with the recycled vector instead of freeing them, so their
+/// memory returns to a request thread's allocator cache: freed on the export thread, it did not,
+/// and those threads took the allocator's slow path for the next span's copies (and axum's own
+/// small allocations after them).
+fn freed_by_request_thread(kv: &KeyValue) -> bool {
+    use crate::attributes::{DB_QUERY_TEXT, URL_FULL, URL_PATH, URL_QUERY};
+    let key = kv.key.as_str();
+    [URL_PATH, URL_QUERY, URL_FULL, DB_QUERY_TEXT]
+        .iter()
+        .any(|k| k.name() == key)
+}
+
 fn recycle(mut v: Vec<KeyValue>) {
-    v.clear();
+    v.retain(freed_by_request_thread);
     // keep ordinary sizes only
     if (8..=64).contains(&v.capacity()) {
         let _ = ATTRIBUTE_VECS.push(v);
@@ -331,6 +348,26 @@ impl Drop for RecordingSpan {
 mod tests {
     use super::*;
     use crate::export::SpanView;
+
+    #[test]
+    fn recycled_vectors_carry_back_only_the_per_span_copies_and_come_out_empty() {
+        use crate::attributes::{HTTP_REQUEST_METHOD, SERVER_PORT, URL_PATH, URL_QUERY};
+        let mut v = Vec::with_capacity(16);
+        v.push(HTTP_REQUEST_METHOD.kv("GET"));
+        v.push(URL_PATH.kv(String::from("/users/42")));
+        v.push(SERVER_PORT.kv(8080));
+        v.push(URL_QUERY.kv(String::from("page=1")));
+        v.push(KeyValue::new("app.note", String::from("not ours")));
+        let mut kept = v.clone();
+        kept.retain(freed_by_request_thread);
+        let keys: Vec<&str> = kept.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["url.path", "url.query"]);
+        recycle(v);
+        // whatever the pool hands out (this vector or another test's) is empty
+        for _ in 0..4 {
+            assert!(attribute_vec(16).is_empty());
+        }
+    }
     use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
     use std::time::Duration;
 
