@@ -348,6 +348,8 @@ impl Drop for RecordingSpan {
 mod tests {
     use super::*;
     use crate::export::SpanView;
+    use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
+    use std::time::Duration;
 
     #[test]
     fn recycled_vectors_carry_back_only_the_per_span_copies_and_come_out_empty() {
@@ -368,8 +370,6 @@ mod tests {
             assert!(attribute_vec(16).is_empty());
         }
     }
-    use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
-    use std::time::Duration;
 
     /// A span with something in every field.
     fn recorded() -> Recorded {

@@ -60,24 +60,21 @@ fn w3c_names() -> [&'static HeaderName; 3] {
 }
 type W3cFields<'a> = [Seen<'a>; 3];
 
-fn w3c_field<'a>(f: &W3cFields<'a>, key: &str) -> Option<Seen<'a>> {
+/// The index of `key` in [`W3C_FIELDS`].
+fn w3c_index(key: &str) -> Option<usize> {
     // by length first: one comparison per key
-    let i = match key.len() {
-        11 if key == W3C_FIELDS[0] => 0,
-        10 if key == W3C_FIELDS[1] => 1,
-        7 if key == W3C_FIELDS[2] => 2,
-        _ => return None,
-    };
-    Some(f[i])
+    match key.len() {
+        11 if key == W3C_FIELDS[0] => Some(0),
+        10 if key == W3C_FIELDS[1] => Some(1),
+        7 if key == W3C_FIELDS[2] => Some(2),
+        _ => None,
+    }
 }
 
 const JOINED: [&str; 2] = ["tracestate", "baggage"];
 
 /// The header names propagators ask for, pre-parsed (a lookup by `&str` parses the name each time).
 fn known_name(key: &str) -> Option<&'static HeaderName> {
-    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
-    static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
     static B3: HeaderName = HeaderName::from_static("b3");
     static UBER: HeaderName = HeaderName::from_static("uber-trace-id");
     Some(match key {
@@ -112,7 +109,7 @@ impl HeaderExtractor<'_> {
         let Some(found) = self.scanned() else {
             return false;
         };
-        fields.all(|f| w3c_field(found, f).is_some_and(|seen| seen.first.is_none()))
+        fields.all(|f| w3c_index(f).is_some_and(|i| found[i].first.is_none()))
     }
 }
 
@@ -158,15 +155,10 @@ impl<'a> HeaderExtractor<'a> {
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let scanned = self.scanned().and_then(|f| w3c_field(f, key));
-        if let Some(seen) = scanned {
-            if !seen.repeated {
-                let s = header_text(seen.first?)?;
-                return (s.len() <= MAX_HEADER_LEN).then_some(s);
-            }
-            // several lines: the look-up below combines or refuses them
+        match w3c_index(key) {
+            Some(i) => self.field(i),
+            None => self.looked_up(key),
         }
-        self.looked_up(key)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -485,9 +477,7 @@ mod tests {
         assert!(none(&only_baggage, &TraceContextPropagator::new()));
     }
 
-    fn carried(cx: &Context) -> crate::testing::Carried {
-        crate::testing::Carried::of(cx)
-    }
+    use crate::testing::Carried;
 
     #[test]
     fn the_one_pass_extraction_reads_what_the_propagators_read() {
@@ -544,22 +534,24 @@ mod tests {
                 let by_composite =
                     composite.extract_with_context(&Context::new(), &HeaderExtractor::new(&m));
                 assert_eq!(
-                    carried(&DefaultPropagator.extract_headers(&m)),
-                    carried(&by_composite),
+                    Carried::of(&DefaultPropagator.extract_headers(&m)),
+                    Carried::of(&by_composite),
                     "{case:?}"
                 );
                 assert_eq!(
-                    carried(
+                    Carried::of(
                         &DefaultPropagator
                             .extract_with_context(&Context::new(), &HeaderExtractor::new(&m))
                     ),
-                    carried(&by_composite),
+                    Carried::of(&by_composite),
                     "{case:?}"
                 );
                 let w3c = W3CTraceContext::new();
                 assert_eq!(
-                    carried(&w3c.extract_headers(&m)),
-                    carried(&w3c.extract_with_context(&Context::new(), &HeaderExtractor::new(&m))),
+                    Carried::of(&w3c.extract_headers(&m)),
+                    Carried::of(
+                        &w3c.extract_with_context(&Context::new(), &HeaderExtractor::new(&m))
+                    ),
                     "{case:?}"
                 );
             }
@@ -569,7 +561,7 @@ mod tests {
         h.insert("traceparent", TP.parse().unwrap());
         h.insert("tracestate", "a=1".parse().unwrap());
         h.insert("baggage", "user.id=7".parse().unwrap());
-        let c = carried(&DefaultPropagator.extract_headers(&h));
+        let c = Carried::of(&DefaultPropagator.extract_headers(&h));
         assert_eq!(
             (c.remote, c.trace_state.as_str(), c.baggage.len()),
             (true, "a=1", 1)
