@@ -76,4 +76,12 @@ async fn main() {
     for _ in 0..n {
         run(&app, tp).await;
     }
+    if let Some(q) = _guard
+        .is_none()
+        .then(|| benches::install().queue.as_ref())
+        .flatten()
+    {
+        // a queue that dropped spans made the request thread's work lighter: say so
+        eprintln!("span queue: {:?}", q.stats());
+    }
 }

@@ -45,6 +45,8 @@ pub struct Pipeline {
     pub provider: SdkTracerProvider,
     /// Spans exported (and discarded) so far.
     pub exported: Arc<AtomicU64>,
+    /// The span queue, unless `BENCH_NO_EXPORT` or `BENCH_SDK_SPANS` is set.
+    pub queue: Option<SpanQueue>,
 }
 
 /// Installs, once per process: a provider with the default sampler (parent-based always-on) and a
@@ -107,7 +109,11 @@ pub fn install() -> &'static Pipeline {
             .with(otel)
             .with(trace_core::events::SpanEventsLayer::new());
         let _ = tracing::subscriber::set_global_default(subscriber);
-        Pipeline { provider, exported }
+        Pipeline {
+            provider,
+            exported,
+            queue,
+        }
     })
 }
 

@@ -23,7 +23,7 @@ pin_project! {
     impl<B> PinnedDrop for ResponseBody<B> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(cx) = this.project().cx.take() {
-                cx.span().end();
+                trace_core::span::end(&cx.span());
             }
         }
     }
@@ -68,13 +68,13 @@ where
         match &polled {
             Poll::Ready(None) => {
                 if let Some(cx) = this.cx.take() {
-                    cx.span().end();
+                    trace_core::span::end(&cx.span());
                 }
             }
             // the last frame is out: the span ends now, not at the poll that reports the end
             Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => {
                 if let Some(cx) = this.cx.take() {
-                    cx.span().end();
+                    trace_core::span::end(&cx.span());
                 }
             }
             Poll::Ready(Some(Err(e))) => {
@@ -85,7 +85,7 @@ where
                         short_type_name::<B::Error>(),
                         Some(Cow::Owned(e.to_string())),
                     );
-                    span.end();
+                    trace_core::span::end(&span);
                 }
             }
             _ => {}

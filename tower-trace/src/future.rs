@@ -40,7 +40,7 @@ pin_project! {
                 if std::thread::panicking() {
                     record_failure_ref(&span, "panic", Some(Cow::Borrowed("the handler panicked")));
                 }
-                span.end();
+                trace_core::span::end(&span);
             }
         }
     }
@@ -124,7 +124,7 @@ where
                     short_type_name::<E>(),
                     Some(Cow::Owned(e.to_string())),
                 );
-                span.end();
+                trace_core::span::end(&span);
                 Poll::Ready(Err(e))
             }
             (Err(e), _) => Poll::Ready(Err(e)),

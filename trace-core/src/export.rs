@@ -747,6 +747,8 @@ impl<S: Sink> Worker<S> {
     fn run(mut self) {
         // Nothing the exporter does (HTTP clients, gRPC) may make spans of its own.
         let _suppress = Context::enter_telemetry_suppressed_scope();
+        // here, not on a request thread: the counter's calibration measures for a millisecond
+        crate::clock::calibrate();
         let mut last_export = Instant::now();
         loop {
             let wait = self

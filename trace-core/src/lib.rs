@@ -24,6 +24,7 @@
 //! | [`recording`] | the adapters' own span: one allocation, no lock, ended as one pointer |
 //! | [`export`] | the span queue and export thread, with delivery accounting |
 //! | [`intern`] | bounded interning of route names and hosts |
+//! | [`clock`] | span timestamps from the time-stamp counter, anchored to the system clock |
 //! | `testing` (feature) | in-memory pipeline and span trees for tests |
 //!
 //! ```
@@ -35,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod attributes;
+pub mod clock;
 pub mod context_attributes;
 pub mod db;
 pub mod events;

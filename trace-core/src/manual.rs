@@ -116,7 +116,7 @@ impl Operation {
     pub async fn run<F: Future>(self, fut: F) -> F::Output {
         let cx = self.start();
         let out = fut.with_context(cx.clone()).await;
-        cx.span().end();
+        crate::span::end(&cx.span());
         out
     }
 
@@ -135,7 +135,7 @@ impl Operation {
                 Some(Cow::Owned(e.to_string())),
             );
         }
-        cx.span().end();
+        crate::span::end(&cx.span());
         out
     }
 
@@ -146,7 +146,7 @@ impl Operation {
             let _guard = cx.clone().attach();
             f()
         };
-        cx.span().end();
+        crate::span::end(&cx.span());
         out
     }
 }

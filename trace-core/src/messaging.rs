@@ -112,13 +112,13 @@ impl Producer {
     /// Runs `fut` (the send) inside the span, then ends it.
     pub async fn run<F: Future>(self, fut: F) -> F::Output {
         let out = fut.with_context(self.cx.clone()).await;
-        self.cx.span().end();
+        crate::span::end(&self.cx.span());
         out
     }
 
     /// Ends the span.
     pub fn end(self) {
-        self.cx.span().end();
+        crate::span::end(&self.cx.span());
     }
 }
 
@@ -198,7 +198,7 @@ impl Consumer {
     /// Runs `fut` (the processing) inside the span, then ends it.
     pub async fn run<F: Future>(self, fut: F) -> F::Output {
         let out = fut.with_context(self.cx.clone()).await;
-        self.cx.span().end();
+        crate::span::end(&self.cx.span());
         out
     }
 
@@ -216,12 +216,12 @@ impl Consumer {
                 Some(std::borrow::Cow::Owned(e.to_string())),
             );
         }
-        self.cx.span().end();
+        crate::span::end(&self.cx.span());
         out
     }
 
     /// Ends the span.
     pub fn end(self) {
-        self.cx.span().end();
+        crate::span::end(&self.cx.span());
     }
 }

@@ -232,7 +232,7 @@ impl RecordingSpan {
             l.dropped_attributes_count += bound(&mut l.attributes, limits.max_attributes_per_link);
         }
         let (parent_span_id, parent_is_remote) = s.parent.unwrap_or((SpanId::INVALID, false));
-        let start = opentelemetry::time::now();
+        let start = crate::clock::now();
         Self {
             span_context: s.span_context.clone(),
             data: Some(Box::new(Recorded {
@@ -276,6 +276,13 @@ impl opentelemetry::trace::Span for RecordingSpan {
                 d.dropped_events += 1;
             }
         }
+    }
+
+    fn add_event<T>(&mut self, name: T, attributes: Vec<KeyValue>)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.add_event_with_timestamp(name, crate::clock::now(), attributes);
     }
 
     fn span_context(&self) -> &SpanContext {
@@ -327,9 +334,15 @@ impl opentelemetry::trace::Span for RecordingSpan {
         }
     }
 
+    fn end(&mut self) {
+        self.end_with_timestamp(crate::clock::now());
+    }
+
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         if let Some(mut d) = self.data.take() {
-            d.end = timestamp;
+            // (the start came from this process's anchored clock, the end maybe from another
+            // thread's anchor or the caller: never before the start)
+            d.end = timestamp.max(d.start);
             self.queue.push(Finished::Recorded(*d));
         }
     }
@@ -338,7 +351,7 @@ impl opentelemetry::trace::Span for RecordingSpan {
 impl Drop for RecordingSpan {
     fn drop(&mut self) {
         if let Some(mut d) = self.data.take() {
-            d.end = opentelemetry::time::now();
+            d.end = crate::clock::now().max(d.start);
             self.queue.push(Finished::Recorded(*d));
         }
     }

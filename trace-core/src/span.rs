@@ -8,6 +8,19 @@ use opentelemetry::{KeyValue, StringValue};
 use crate::attributes::{ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use crate::limits::truncate;
 
+/// Ends a span held in a context at [`clock::now`](crate::clock::now) (what `SpanRef::end`
+/// does with `SystemTime::now`).
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// let cx = opentelemetry::Context::current();
+/// trace_core::span::end(&cx.span());
+/// ```
+#[inline]
+pub fn end(span: &SpanRef<'_>) {
+    span.end_with_timestamp(crate::clock::now());
+}
+
 /// The type name of `T` without generic parameters (`std::io::error::Error`), used as `error.type`
 /// (the conventions ask for the fully-qualified type name of an exception).
 pub fn short_type_name<T: ?Sized>() -> &'static str {

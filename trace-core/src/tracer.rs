@@ -549,6 +549,15 @@ impl Span for SpanHandle {
             Self::Dropped(_) => {}
         }
     }
+    fn add_event<T>(&mut self, name: T, attributes: Vec<KeyValue>)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.add_event_with_timestamp(name, crate::clock::now(), attributes);
+    }
+    fn end(&mut self) {
+        self.end_with_timestamp(crate::clock::now());
+    }
     fn end_with_timestamp(&mut self, timestamp: std::time::SystemTime) {
         match self {
             Self::Recording(s) => s.end_with_timestamp(timestamp),

@@ -120,6 +120,31 @@ fn a_dropped_span_handle_still_ends_and_is_exported_once() {
 }
 
 #[test]
+fn span_times_come_from_the_clock_and_an_end_never_precedes_the_start() {
+    let exporter = InMemorySpanExporter::default();
+    let (provider, queue, tracer) = pipeline(exporter.clone(), QueueConfig::default(), None);
+    let before = std::time::SystemTime::now();
+    let mut timed = open(&tracer, "timed", &Context::new());
+    std::thread::sleep(Duration::from_millis(20));
+    timed.end();
+    let after = std::time::SystemTime::now();
+    // an end time from elsewhere, earlier than the start (another thread's clock, a caller)
+    let mut early = open(&tracer, "ended early", &Context::new());
+    early.end_with_timestamp(std::time::UNIX_EPOCH);
+    queue.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let timed = spans.iter().find(|s| s.name == "timed").unwrap();
+    let slack = Duration::from_millis(5);
+    assert!(timed.start_time + slack >= before, "{:?} {before:?}", timed.start_time);
+    assert!(timed.end_time <= after + slack, "{:?} {after:?}", timed.end_time);
+    let took = timed.end_time.duration_since(timed.start_time).unwrap();
+    assert!(took >= Duration::from_millis(19), "{took:?}");
+    let early = spans.iter().find(|s| s.name == "ended early").unwrap();
+    assert_eq!(early.end_time, early.start_time);
+    provider.shutdown().unwrap();
+}
+
+#[test]
 fn span_limits_bound_attributes_events_and_links_and_count_the_rest() {
     let exporter = InMemorySpanExporter::default();
     let limits = SpanLimits {
