@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 
-use http::{HeaderValue, Response};
+use http::{HeaderName, HeaderValue, Response};
 use opentelemetry::trace::{TraceContextExt, TraceId};
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
@@ -17,7 +17,9 @@ use crate::config::Config;
 
 enum Kind {
     Traced(Arc<Config>),
-    Unsampled(Arc<Config>, TraceId),
+    /// Not sampled: only the trace id header to write (its name, not the whole config: no
+    /// shared reference count per request).
+    Unsampled(Option<HeaderName>, TraceId),
     Untraced,
 }
 
@@ -55,11 +57,11 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn unsampled(inner: F, cx: Context, trace_id: TraceId, config: Arc<Config>) -> Self {
+    pub(crate) fn unsampled(inner: F, cx: Context, trace_id: TraceId, config: &Config) -> Self {
         Self {
             inner,
             cx: Some(cx),
-            kind: Kind::Unsampled(config, trace_id),
+            kind: Kind::Unsampled(config.trace_id_header.clone(), trace_id),
         }
     }
 
@@ -72,8 +74,8 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-fn trace_id_header<B>(config: &Config, trace_id: TraceId, res: &mut Response<B>) {
-    if let Some(name) = &config.trace_id_header {
+fn trace_id_header<B>(name: Option<&HeaderName>, trace_id: TraceId, res: &mut Response<B>) {
+    if let Some(name) = name {
         if trace_id != TraceId::INVALID {
             let hex = trace_core::intern::trace_id_hex(trace_id);
             if let Ok(v) = HeaderValue::from_bytes(&hex) {
@@ -108,12 +110,12 @@ where
                 };
                 // the body carries the context on (moved, not shared)
                 let mut res = res.map(|b| ResponseBody::traced(b, cx));
-                trace_id_header(config, trace_id, &mut res);
+                trace_id_header(config.trace_id_header.as_ref(), trace_id, &mut res);
                 Poll::Ready(Ok(res))
             }
-            (Ok(res), Kind::Unsampled(config, trace_id)) => {
+            (Ok(res), Kind::Unsampled(name, trace_id)) => {
                 let mut res = res.map(ResponseBody::untraced);
-                trace_id_header(config, *trace_id, &mut res);
+                trace_id_header(name.as_ref(), *trace_id, &mut res);
                 Poll::Ready(Ok(res))
             }
             (Ok(res), Kind::Untraced) => Poll::Ready(Ok(res.map(ResponseBody::untraced))),

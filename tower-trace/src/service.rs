@@ -127,7 +127,7 @@ where
                     let _g = cx.clone().attach();
                     self.inner.call(req)
                 };
-                return ResponseFuture::unsampled(fut, cx, trace_id, config.clone());
+                return ResponseFuture::unsampled(fut, cx, trace_id, config);
             }
         }
 
@@ -140,7 +140,7 @@ where
                 let _g = parent.clone().attach();
                 self.inner.call(req)
             };
-            return ResponseFuture::unsampled(fut, parent, trace_id, config.clone());
+            return ResponseFuture::unsampled(fut, parent, trace_id, config);
         }
 
         let span = config.schema.start(
@@ -159,7 +159,7 @@ where
         if recording {
             ResponseFuture::traced(fut, cx, config.clone())
         } else {
-            ResponseFuture::unsampled(fut, cx, trace_id, config.clone())
+            ResponseFuture::unsampled(fut, cx, trace_id, config)
         }
     }
 }

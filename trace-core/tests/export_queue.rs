@@ -135,8 +135,16 @@ fn span_times_come_from_the_clock_and_an_end_never_precedes_the_start() {
     let spans = exporter.get_finished_spans().unwrap();
     let timed = spans.iter().find(|s| s.name == "timed").unwrap();
     let slack = Duration::from_millis(5);
-    assert!(timed.start_time + slack >= before, "{:?} {before:?}", timed.start_time);
-    assert!(timed.end_time <= after + slack, "{:?} {after:?}", timed.end_time);
+    assert!(
+        timed.start_time + slack >= before,
+        "{:?} {before:?}",
+        timed.start_time
+    );
+    assert!(
+        timed.end_time <= after + slack,
+        "{:?} {after:?}",
+        timed.end_time
+    );
     let took = timed.end_time.duration_since(timed.start_time).unwrap();
     assert!(took >= Duration::from_millis(19), "{took:?}");
     let early = spans.iter().find(|s| s.name == "ended early").unwrap();
