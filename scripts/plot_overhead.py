@@ -7,19 +7,19 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: `paired server` on 2026-11-29 (session 7 machine), medians of the five runs'
-    # per-variant medians; tower-http's layer from the criterion runs of the same hour
-    ("server: tower-trace, sampled", 1.05, True),
-    ("server: axum-tracing-opentelemetry", 3.53, False),
-    ("server: tower-http TraceLayer + bridge", 3.70, False),
-    # not sampled: session 8's three `paired server 300` runs (one-pass W3C extraction)
-    ("server: tower-trace, not sampled (flag 00)", 0.43, True),
-    # SQL, Redis, client: the interleaved runner (`paired`), session 7; the client's server runs
-    # on its own thread, and on this machine each call starts with cold caches (BENCHMARKS.md)
+    # server: `paired server 300` in session 9 (2026-11-30), medians of the last three runs'
+    # per-variant medians; tower-http's layer from that session's second criterion run
+    ("server: tower-trace, sampled", 0.88, True),
+    ("server: axum-tracing-opentelemetry", 3.26, False),
+    ("server: tower-http TraceLayer + bridge", 3.44, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.37, True),
+    # SQL: the interleaved runner (`paired`), session 7 (session 9's run: within noise of bare)
     ("SQL (PostgreSQL): sqlx-trace", 5.35, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    ("Redis GET: redis-trace", 2.52, True),
-    ("HTTP client: reqwest-trace", 6.5, True),
+    # Redis and the client: `paired`, session 9 (Redis +1.73 % of 60 us; the client's server on
+    # its own thread, median +2.46 % of 79 us)
+    ("Redis GET: redis-trace", 1.04, True),
+    ("HTTP client: reqwest-trace", 1.95, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
@@ -33,7 +33,7 @@ def main() -> None:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="760" height="{height}" '
         'font-family="sans-serif" font-size="12">',
         '<text x="10" y="22" font-size="15" font-weight="bold">Added time per operation (us), '
-        "this project (green) vs peers (red), 2026-11-29</text>",
+        "this project (green) vs peers (red), 2026-11-30</text>",
     ]
     for i, (label, us, ours) in enumerate(ROWS):
         y = 40 + ROW * i
