@@ -95,7 +95,7 @@ where
             } else {
                 fields.message
             };
-            span.add_event(name, fields.attrs);
+            span.add_event_with_timestamp(name, crate::clock::now(), fields.attrs);
         });
     }
 }

@@ -51,7 +51,7 @@ pub fn add_event(name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) 
     Context::map_current(|cx| {
         let span = cx.span();
         if span.is_recording() {
-            span.add_event(name, attributes);
+            span.add_event_with_timestamp(name, crate::clock::now(), attributes);
         }
     });
 }

@@ -59,7 +59,7 @@ pub fn record_failure<S: Span + ?Sized>(
     let (attr, status, event) = failure_parts(error_type.into(), message, exception);
     span.set_attribute(attr);
     if let Some(ev) = event {
-        span.add_event("exception", ev);
+        span.add_event_with_timestamp("exception", crate::clock::now(), ev);
     }
     span.set_status(status);
 }
@@ -77,7 +77,7 @@ pub fn record_failure_ref(
     let (attr, status, event) = failure_parts(error_type.into(), message, exception);
     span.set_attribute(attr);
     if let Some(ev) = event {
-        span.add_event("exception", ev);
+        span.add_event_with_timestamp("exception", crate::clock::now(), ev);
     }
     span.set_status(status);
 }

@@ -131,6 +131,15 @@ fn span_times_come_from_the_clock_and_an_end_never_precedes_the_start() {
     // an end time from elsewhere, earlier than the start (another thread's clock, a caller)
     let mut early = open(&tracer, "ended early", &Context::new());
     early.end_with_timestamp(std::time::UNIX_EPOCH);
+    // an event added through the context lands between its span's start and end
+    let cx = Context::new().with_span(open(&tracer, "with event", &Context::new()));
+    {
+        let _g = cx.clone().attach();
+        std::thread::sleep(Duration::from_millis(2));
+        trace_core::manual::add_event("midway", Vec::new());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    trace_core::span::end(&cx.span());
     queue.force_flush().unwrap();
     let spans = exporter.get_finished_spans().unwrap();
     let timed = spans.iter().find(|s| s.name == "timed").unwrap();
@@ -149,6 +158,16 @@ fn span_times_come_from_the_clock_and_an_end_never_precedes_the_start() {
     assert!(took >= Duration::from_millis(19), "{took:?}");
     let early = spans.iter().find(|s| s.name == "ended early").unwrap();
     assert_eq!(early.end_time, early.start_time);
+    let with_event = spans.iter().find(|s| s.name == "with event").unwrap();
+    let event = &with_event.events.events[0];
+    assert_eq!(event.name, "midway");
+    assert!(
+        with_event.start_time < event.timestamp && event.timestamp < with_event.end_time,
+        "{:?} {:?} {:?}",
+        with_event.start_time,
+        event.timestamp,
+        with_event.end_time
+    );
     provider.shutdown().unwrap();
 }
 
