@@ -1,5 +1,6 @@
-//! Server layer: bare axum vs tower-trace (sampled, unsampled, incoming traceparent, ten context
-//! attributes) vs axum-tracing-opentelemetry's `OtelAxumLayer` vs tower-http's `TraceLayer` with the
+//! Server layer: bare axum vs tower-trace configured for axum (`axum_body()`: sampled, unsampled,
+//! incoming traceparent, ten context attributes; sampled and unsampled also in the default body
+//! mode) vs axum-tracing-opentelemetry's `OtelAxumLayer` vs tower-http's `TraceLayer` with the
 //! OpenTelemetry bridge. In-process `oneshot` on an axum 0.8 router prepared as `axum::serve`
 //! prepares it (`with_state(())`), body read to the end, every
 //! span through the same batch pipeline into an exporter that discards.
@@ -27,7 +28,7 @@ fn ten_attrs_router() -> Router {
                 handler(p).with_context_attributes(attrs)
             }),
         )
-        .layer(tower_trace::TraceLayer::new())
+        .layer(tower_trace::TraceLayer::new().axum_body())
 }
 
 fn bench(c: &mut Criterion) {
@@ -37,16 +38,19 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let bare = router();
-    let ours = router().layer(tower_trace::TraceLayer::new());
+    // configured for axum (`axum_body()`), as the README's quick start does; `wrapped` is the
+    // default body mode, for any `http` service
+    let ours = router().layer(tower_trace::TraceLayer::new().axum_body());
+    let wrapped = router().layer(tower_trace::TraceLayer::new());
     let ten = ten_attrs_router();
     // a layer whose tracer samples nothing (`traceidratio` 0)
-    let ratio0 = router().layer(ratio0_layer());
+    let ratio0 = router().layer(ratio0_layer().axum_body());
     let otel_axum = router()
         .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
         .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
     let tower_http = router().layer(tower_http::trace::TraceLayer::new_for_http());
-    let [bare, ours, ten, ratio0, otel_axum, tower_http] =
-        [bare, ours, ten, ratio0, otel_axum, tower_http].map(served);
+    let [bare, ours, wrapped, ten, ratio0, otel_axum, tower_http] =
+        [bare, ours, wrapped, ten, ratio0, otel_axum, tower_http].map(served);
 
     let mut g = c.benchmark_group("server");
     g.bench_function("bare axum", |b| b.to_async(&rt).iter(|| run(&bare, None)));
@@ -66,6 +70,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("tower-trace not sampled (traceidratio 0)", |b| {
         b.to_async(&rt).iter(|| run(&ratio0, None))
     });
+    g.bench_function("tower-trace sampled, default body mode", |b| {
+        b.to_async(&rt).iter(|| run(&wrapped, None))
+    });
+    g.bench_function(
+        "tower-trace not sampled (parent flag 00), default body mode",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| run(&wrapped, Some(UNSAMPLED_PARENT)))
+        },
+    );
     g.bench_function("tower-trace sampled, ten context attributes", |b| {
         b.to_async(&rt).iter(|| run(&ten, None))
     });

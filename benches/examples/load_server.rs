@@ -86,7 +86,7 @@ fn main() {
                 "otel-axum" => base
                     .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                     .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
-                _ => base.layer(tower_trace::TraceLayer::new()),
+                _ => base.layer(tower_trace::TraceLayer::new().axum_body()),
             },
         };
         let l = tokio::net::TcpListener::bind(("127.0.0.1", port))

@@ -293,8 +293,9 @@ async fn measure(case: String, rounds: usize) -> Medians {
 }
 
 /// The server layer's targets, interleaved: each round times a block of the server benchmarks'
-/// request (`benches::server_bench`) through bare axum, tower-trace (sampled; parent flag 00;
-/// `traceidratio` 0; an excluded route), `OtelAxumLayer`, a pass-through layer and
+/// request (`benches::server_bench`) through bare axum, tower-trace configured for axum
+/// (`axum_body()`: sampled; parent flag 00; `traceidratio` 0; an excluded route; and, for
+/// comparison, sampled and flag 00 in the default body mode), `OtelAxumLayer`, a pass-through layer and
 /// `benches::server_bench::PropagateLayer` (the caller's context made current, nothing else), all
 /// on routers prepared as `axum::serve` prepares them, in one task (the export thread runs beside
 /// it, as in the criterion benchmark; each block starts with the queue flushed). Prints the
@@ -312,15 +313,21 @@ async fn server(rounds: usize) {
         ("bare-tp", base.clone(), Some(TP)),
         (
             "sampled",
-            base.clone().layer(tower_trace::TraceLayer::new()),
+            base.clone()
+                .layer(tower_trace::TraceLayer::new().axum_body()),
             None,
         ),
         (
             "flag00",
-            base.clone().layer(tower_trace::TraceLayer::new()),
+            base.clone()
+                .layer(tower_trace::TraceLayer::new().axum_body()),
             Some(TP),
         ),
-        ("ratio0", base.clone().layer(ratio0_layer()), None),
+        (
+            "ratio0",
+            base.clone().layer(ratio0_layer().axum_body()),
+            None,
+        ),
         (
             "otel-axum",
             base.clone()
@@ -340,13 +347,27 @@ async fn server(rounds: usize) {
         // and the least a hand-written layer can do (extract, `with_context`)
         (
             "excluded route",
-            base.clone()
-                .layer(tower_trace::TraceLayer::new().exclude("/users/{id}")),
+            base.clone().layer(
+                tower_trace::TraceLayer::new()
+                    .exclude("/users/{id}")
+                    .axum_body(),
+            ),
             Some(TP),
         ),
         (
             "propagate only",
             base.clone().layer(PropagateLayer),
+            Some(TP),
+        ),
+        // the default body mode (`ResponseBody`, for any `http` service), which the router boxes
+        (
+            "sampled, wrapped body",
+            base.clone().layer(tower_trace::TraceLayer::new()),
+            None,
+        ),
+        (
+            "flag00, wrapped body",
+            base.clone().layer(tower_trace::TraceLayer::new()),
             Some(TP),
         ),
     ];
@@ -381,6 +402,7 @@ async fn server(rounds: usize) {
         Vec::new(),
         Vec::new(),
     );
+    let (mut share_wrapped, mut flag00_wrapped) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let mut t = vec![0.0; variants.len()];
         // the order turns every round, so no variant always follows the same one
@@ -395,6 +417,8 @@ async fn server(rounds: usize) {
         layer.push(t[6] - t[0]);
         excluded.push(t[7] - t[1]);
         propagate.push(t[8] - t[1]);
+        share_wrapped.push((t[9] - t[0]) / (t[5] - t[0]));
+        flag00_wrapped.push(t[10] - t[1]);
         for (i, v) in t.into_iter().enumerate() {
             times[i].push(v);
         }
@@ -418,5 +442,11 @@ async fn server(rounds: usize) {
          an excluded route {:+.3} us, a minimal propagating layer {:+.3} us",
         median(&mut excluded),
         median(&mut propagate),
+    );
+    println!(
+        "server: the default body mode (ResponseBody, boxed by the router): sampled overhead / \
+         OtelAxumLayer overhead {:.3}, not sampled (flag 00) {:+.3} us",
+        median(&mut share_wrapped),
+        median(&mut flag00_wrapped),
     );
 }

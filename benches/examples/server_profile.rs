@@ -5,7 +5,8 @@
 //! `valgrind --tool=callgrind target/release/examples/server_profile sampled 20000`
 //! Variants: bare, bare-tp (with a `traceparent`), bare-layer, bare-layer-tp (a pass-through
 //! layer), sampled, unsampled (`traceparent` flag 00), ratio0 (sampler `traceidratio` 0, no
-//! caller), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
+//! caller) (tower-trace with `axum_body()`; `sampled-wrapped` and `unsampled-wrapped` in the
+//! default body mode), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
 //! route with a `traceparent`), propagate-tp (`benches::server_bench::PropagateLayer`: extract
 //! and `with_context`, nothing else). `BENCH_OTLP=1`: export over OTLP/gRPC (see `main`).
 
@@ -42,19 +43,34 @@ async fn main() {
             base.layer(tower::util::MapRequestLayer::new(|r| r)),
             Some(UNSAMPLED_PARENT),
         ),
-        "sampled" => (base.layer(tower_trace::TraceLayer::new()), None),
+        // tower-trace as configured for axum (`axum_body()`); the `-wrapped` variants are the
+        // default body mode (`ResponseBody`, boxed by the router)
+        "sampled" => (base.layer(tower_trace::TraceLayer::new().axum_body()), None),
+        "sampled-wrapped" => (base.layer(tower_trace::TraceLayer::new()), None),
         "unsampled" => (
+            base.layer(tower_trace::TraceLayer::new().axum_body()),
+            Some(UNSAMPLED_PARENT),
+        ),
+        "unsampled-wrapped" => (
             base.layer(tower_trace::TraceLayer::new()),
             Some(UNSAMPLED_PARENT),
         ),
         // the caller's flag 00 without the `x-trace-id` response header
         "unsampled-noid" => (
-            base.layer(tower_trace::TraceLayer::new().without_trace_id_header()),
+            base.layer(
+                tower_trace::TraceLayer::new()
+                    .without_trace_id_header()
+                    .axum_body(),
+            ),
             Some(UNSAMPLED_PARENT),
         ),
         // an excluded route: the caller's context extracted and attached, no span, no header
         "excluded-tp" => (
-            base.layer(tower_trace::TraceLayer::new().exclude("/users/{id}")),
+            base.layer(
+                tower_trace::TraceLayer::new()
+                    .exclude("/users/{id}")
+                    .axum_body(),
+            ),
             Some(UNSAMPLED_PARENT),
         ),
         // the least a layer continuing the caller's trace does: extract, `with_context`
@@ -63,7 +79,7 @@ async fn main() {
             Some(UNSAMPLED_PARENT),
         ),
         // a tracer whose sampler keeps nothing (`traceidratio` 0), no caller
-        "ratio0" => (base.layer(ratio0_layer()), None),
+        "ratio0" => (base.layer(ratio0_layer().axum_body()), None),
         "otel-axum" => (
             base.layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                 .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),

@@ -95,6 +95,6 @@ pub async fn apps() -> (Router, Router) {
         Router::new()
             .route("/req", get(traced))
             .with_state(t)
-            .layer(tower_trace::TraceLayer::new()),
+            .layer(tower_trace::TraceLayer::new().axum_body()),
     )
 }

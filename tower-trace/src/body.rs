@@ -101,3 +101,66 @@ where
         self.inner.size_hint()
     }
 }
+
+/// How [`TraceService`](crate::TraceService) hands back the response body: a type parameter of
+/// [`TraceLayer`](crate::TraceLayer), chosen with its builder. Sealed: [`Wrapped`] (the default)
+/// or [`AxumBody`].
+pub trait BodyMode<B>: sealed::Sealed {
+    /// The response body type the service returns.
+    type Body;
+    /// The body of a response whose span ends with it.
+    #[doc(hidden)]
+    fn traced(body: B, cx: Context) -> Self::Body;
+    /// The body of a response without a span (excluded route, not sampled).
+    #[doc(hidden)]
+    fn untraced(body: B) -> Self::Body;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Wrapped {}
+    #[cfg(feature = "axum")]
+    impl Sealed for super::AxumBody {}
+}
+
+/// Every response body wrapped in [`ResponseBody`]: for any `http` service (hyper, tonic, axum).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wrapped;
+
+impl<B> BodyMode<B> for Wrapped {
+    type Body = ResponseBody<B>;
+    #[inline]
+    fn traced(body: B, cx: Context) -> Self::Body {
+        ResponseBody::traced(body, cx)
+    }
+    #[inline]
+    fn untraced(body: B) -> Self::Body {
+        ResponseBody::untraced(body)
+    }
+}
+
+/// axum's own `Body` (see [`TraceLayer::axum_body`](crate::TraceLayer::axum_body)): a response
+/// with a span gets its body boxed into axum's `Body` here, as `Router::layer` would box any
+/// other body type; a response without one (an excluded route, a request not sampled) keeps the
+/// handler's body as it is, with no box and no wrapper to poll through.
+#[cfg(feature = "axum")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AxumBody;
+
+#[cfg(feature = "axum")]
+impl<B> BodyMode<B> for AxumBody
+where
+    B: Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError> + std::fmt::Display,
+{
+    type Body = axum::body::Body;
+    #[inline]
+    fn traced(body: B, cx: Context) -> Self::Body {
+        axum::body::Body::new(ResponseBody::traced(body, cx))
+    }
+    #[inline]
+    fn untraced(body: B) -> Self::Body {
+        // (an axum `Body` comes back as it is: `Body::new` boxes only other types)
+        axum::body::Body::new(body)
+    }
+}

@@ -12,7 +12,9 @@ use opentelemetry::Context;
 use pin_project_lite::pin_project;
 use trace_core::span::{record_failure_ref, short_type_name};
 
-use crate::body::ResponseBody;
+use std::marker::PhantomData;
+
+use crate::body::{BodyMode, Wrapped};
 use crate::config::Config;
 
 enum Kind {
@@ -25,14 +27,15 @@ enum Kind {
 
 pin_project! {
     /// The response future of [`TraceService`](crate::TraceService).
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, M = Wrapped> {
         #[pin]
         inner: F,
         cx: Option<Context>,
         kind: Kind,
+        mode: PhantomData<fn() -> M>,
     }
 
-    impl<F> PinnedDrop for ResponseFuture<F> {
+    impl<F, M> PinnedDrop for ResponseFuture<F, M> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let (Some(cx), Kind::Traced(_)) = (this.cx.take(), &this.kind) {
@@ -48,12 +51,13 @@ pin_project! {
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, M> ResponseFuture<F, M> {
     pub(crate) fn traced(inner: F, cx: Context, config: Arc<Config>) -> Self {
         Self {
             inner,
             cx: Some(cx),
             kind: Kind::Traced(config),
+            mode: PhantomData,
         }
     }
 
@@ -62,6 +66,7 @@ impl<F> ResponseFuture<F> {
             inner,
             cx: Some(cx),
             kind: Kind::Unsampled(config.trace_id_header.clone(), trace_id),
+            mode: PhantomData,
         }
     }
 
@@ -70,6 +75,7 @@ impl<F> ResponseFuture<F> {
             inner,
             cx: Some(cx),
             kind: Kind::Untraced,
+            mode: PhantomData,
         }
     }
 }
@@ -85,12 +91,13 @@ fn trace_id_header<B>(name: Option<&HeaderName>, trace_id: TraceId, res: &mut Re
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E, M> Future for ResponseFuture<F, M>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: std::fmt::Display,
+    M: BodyMode<B>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<M::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -109,16 +116,16 @@ where
                     span.span_context().trace_id()
                 };
                 // the body carries the context on (moved, not shared)
-                let mut res = res.map(|b| ResponseBody::traced(b, cx));
+                let mut res = res.map(|b| M::traced(b, cx));
                 trace_id_header(config.trace_id_header.as_ref(), trace_id, &mut res);
                 Poll::Ready(Ok(res))
             }
             (Ok(res), Kind::Unsampled(name, trace_id)) => {
-                let mut res = res.map(ResponseBody::untraced);
+                let mut res = res.map(M::untraced);
                 trace_id_header(name.as_ref(), *trace_id, &mut res);
                 Poll::Ready(Ok(res))
             }
-            (Ok(res), Kind::Untraced) => Poll::Ready(Ok(res.map(ResponseBody::untraced))),
+            (Ok(res), Kind::Untraced) => Poll::Ready(Ok(res.map(M::untraced))),
             (Err(e), Kind::Traced(_)) => {
                 let span = cx.span();
                 record_failure_ref(

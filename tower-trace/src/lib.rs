@@ -11,6 +11,7 @@
 //!
 //! The span is made with the OpenTelemetry API, not as a `tracing` span: that is several times
 //! cheaper, and the handler still runs inside it (the span's context is attached at every poll).
+//! With axum, [`TraceLayer::axum_body`] lets responses without a span pass through unwrapped.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -20,7 +21,7 @@
 //! let _guard_from_trace_init = (); // let _guard = trace_init::init()?;
 //! let app = Router::new()
 //!     .route("/orders/{id}", get(|| async { "order" }))
-//!     .layer(TraceLayer::new().exclude("/health"));
+//!     .layer(TraceLayer::new().exclude("/health").axum_body());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! # if false {
 //! axum::serve(
@@ -40,7 +41,9 @@ mod layer;
 mod sampling;
 mod service;
 
-pub use body::ResponseBody;
+#[cfg(feature = "axum")]
+pub use body::AxumBody;
+pub use body::{BodyMode, ResponseBody, Wrapped};
 pub use config::PublicEndpointFn;
 pub use future::ResponseFuture;
 pub use layer::{TraceLayer, DEFAULT_TRACE_ID_HEADER};

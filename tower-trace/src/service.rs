@@ -11,21 +11,47 @@ use tower_service::Service;
 use trace_core::http_server::IncomingRequest;
 use trace_core::propagation::extract_from_headers;
 
-use crate::body::ResponseBody;
+use std::marker::PhantomData;
+
+use crate::body::{BodyMode, Wrapped};
 use crate::config::{Config, Public};
 use crate::future::ResponseFuture;
 use crate::sampling;
 
-/// The service made by [`TraceLayer`](crate::TraceLayer).
-#[derive(Clone, Debug)]
-pub struct TraceService<S> {
+/// The service made by [`TraceLayer`](crate::TraceLayer); `M` is how it hands back the response
+/// body ([`Wrapped`] or [`AxumBody`](crate::AxumBody)).
+pub struct TraceService<S, M = Wrapped> {
     inner: S,
     config: Arc<Config>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<S> TraceService<S> {
+impl<S: Clone, M> Clone for TraceService<S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, M> std::fmt::Debug for TraceService<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, M> TraceService<S, M> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
-        Self { inner, config }
+        Self {
+            inner,
+            config,
+            mode: PhantomData,
+        }
     }
 }
 
@@ -60,14 +86,15 @@ fn decide_public<B>(f: &crate::config::PublicEndpointFn, req: Request<B>) -> (bo
     (p, Request::from_parts(parts, body))
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+impl<S, ReqBody, ResBody, M> Service<Request<ReqBody>> for TraceService<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: std::fmt::Display,
+    M: BodyMode<ResBody>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<M::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, M>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

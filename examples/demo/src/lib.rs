@@ -180,7 +180,11 @@ fn inventory(db: Db) -> Router {
             get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "out of stock") }),
         )
         .with_state(db)
-        .layer(TraceLayer::new().baggage_attributes(DOMAIN_KEYS))
+        .layer(
+            TraceLayer::new()
+                .baggage_attributes(DOMAIN_KEYS)
+                .axum_body(),
+        )
 }
 
 /// The API router.
@@ -194,7 +198,8 @@ fn api(state: AppState) -> Router {
         .layer(
             TraceLayer::new()
                 .exclude("/health")
-                .baggage_attributes(DOMAIN_KEYS),
+                .baggage_attributes(DOMAIN_KEYS)
+                .axum_body(),
         )
 }
 

@@ -32,5 +32,5 @@ pub fn app() -> Router {
         .build();
     Router::new()
         .route("/test", post(move |body| test(client.clone(), body)))
-        .layer(tower_trace::TraceLayer::new())
+        .layer(tower_trace::TraceLayer::new().axum_body())
 }
