@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::Extensions;
-use opentelemetry::trace::{Span as _, TraceContextExt};
+use opentelemetry::trace::Span as _;
 use opentelemetry::Context;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
@@ -149,8 +149,11 @@ impl Middleware for TracingMiddleware {
             )
         };
         if config.propagate && extensions.get::<DisablePropagation>().is_none() {
-            let cx = parent.with_remote_span_context(span.span_context().clone());
-            trace_core::propagation::inject_into_headers(&cx, req.headers_mut());
+            trace_core::propagation::inject_span_into_headers(
+                &parent,
+                span.span_context(),
+                req.headers_mut(),
+            );
         }
         let result = next.run(req, extensions).await;
         let may_be_retried = match &result {

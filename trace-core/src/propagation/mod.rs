@@ -24,7 +24,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::http_common::{scan_headers, Seen};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
-use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId};
 use opentelemetry::{global, Context};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 
@@ -383,6 +383,52 @@ pub fn inject_into_headers(cx: &Context, headers: &mut HeaderMap) {
     global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)))
 }
 
+/// Writes the context of a span opened under `parent` (its span context `sc`, `parent`'s
+/// baggage) into `headers` through the global propagator: what
+/// `inject_into_headers(&parent.with_remote_span_context(sc.clone()), headers)` writes, without
+/// building that context when the global propagator is one of this crate's W3C types (an
+/// outgoing request's span is held by its adapter, not by a context).
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+/// let sc = SpanContext::new(
+///     TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128),
+///     SpanId::from(0x00f0_67aa_0ba9_02b7u64),
+///     TraceFlags::SAMPLED,
+///     false,
+///     TraceState::NONE,
+/// );
+/// let mut headers = http::HeaderMap::new();
+/// trace_core::propagation::inject_span_into_headers(&opentelemetry::Context::new(), &sc, &mut headers);
+/// assert_eq!(
+///     headers["traceparent"],
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+/// );
+/// ```
+pub fn inject_span_into_headers(parent: &Context, sc: &SpanContext, headers: &mut HeaderMap) {
+    global::get_text_map_propagator(|p| inject_span_with(p, parent, sc, headers))
+}
+
+fn inject_span_with(
+    p: &dyn opentelemetry::propagation::TextMapPropagator,
+    parent: &Context,
+    sc: &SpanContext,
+    headers: &mut HeaderMap,
+) {
+    let mut injector = HeaderInjector(headers);
+    match fast_kind(p) {
+        Some(kind) => {
+            w3c::inject_span_context(sc, &mut injector);
+            if kind == FastKind::TraceContextBaggage {
+                // (the span's context carries its parent's baggage unchanged)
+                BaggagePropagator::new().inject_context(parent, &mut injector);
+            }
+        }
+        None => p.inject_context(&parent.with_remote_span_context(sc.clone()), &mut injector),
+    }
+}
+
 /// Writes the current context into a string map (a queue message's headers, a JSON payload).
 ///
 /// ```
@@ -565,6 +611,77 @@ mod tests {
         assert_eq!(
             (c.remote, c.trace_state.as_str(), c.baggage.len()),
             (true, "a=1", 1)
+        );
+    }
+
+    #[test]
+    fn a_span_is_injected_as_its_derived_context_would_be() {
+        use opentelemetry::baggage::BaggageExt;
+        use opentelemetry::trace::{SpanContext, TraceState};
+        use opentelemetry::KeyValue;
+        let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = vec![
+            Box::new(DefaultPropagator),
+            Box::new(W3CTraceContext::new()),
+            Box::new(opentelemetry::propagation::TextMapCompositePropagator::new(
+                vec![
+                    Box::new(W3CTraceContext::new()),
+                    Box::new(BaggagePropagator::new()),
+                ],
+            )),
+            Box::new(B3Propagator::new(B3Encoding::Multiple)),
+            Box::new(JaegerPropagator::new()),
+        ];
+        let parents = [
+            Context::new(),
+            Context::new().with_baggage([KeyValue::new("user.id", "42")]),
+        ];
+        let state = TraceState::from_key_value([("vendor", "x")]).unwrap();
+        let spans = [
+            SpanContext::new(
+                TraceId::from(0x11u128),
+                SpanId::from(0x22u64),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            ),
+            SpanContext::new(
+                TraceId::from(0x33u128),
+                SpanId::from(0x44u64),
+                TraceFlags::default(),
+                false,
+                state,
+            ),
+            SpanContext::empty_context(),
+        ];
+        for p in &propagators {
+            for parent in &parents {
+                for sc in &spans {
+                    let mut direct = HeaderMap::new();
+                    inject_span_with(p.as_ref(), parent, sc, &mut direct);
+                    let mut derived = HeaderMap::new();
+                    p.inject_context(
+                        &parent.with_remote_span_context(sc.clone()),
+                        &mut HeaderInjector(&mut derived),
+                    );
+                    assert_eq!(
+                        direct,
+                        derived,
+                        "{:?} {sc:?}",
+                        p.fields().collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        // and the two W3C forms do write something
+        let mut h = HeaderMap::new();
+        inject_span_with(&DefaultPropagator, &parents[1], &spans[1], &mut h);
+        assert_eq!(
+            (
+                h.len(),
+                h["tracestate"].to_str().unwrap(),
+                h["baggage"].to_str().unwrap()
+            ),
+            (3, "vendor=x", "user.id=42")
         );
     }
 

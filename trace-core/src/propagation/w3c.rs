@@ -202,17 +202,21 @@ pub fn format_traceparent(sc: &SpanContext) -> String {
     String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
+/// Writes `sc` as `traceparent` (and `tracestate` when it has entries); nothing for an invalid
+/// span context.
+pub(super) fn inject_span_context(sc: &SpanContext, injector: &mut dyn Injector) {
+    if sc.is_valid() {
+        injector.set("traceparent", format_traceparent(sc));
+        let ts = sc.trace_state().header();
+        if !ts.is_empty() {
+            injector.set("tracestate", ts);
+        }
+    }
+}
+
 impl TextMapPropagator for W3CTraceContext {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        let span = cx.span();
-        let sc = span.span_context();
-        if sc.is_valid() {
-            injector.set("traceparent", format_traceparent(sc));
-            let ts = sc.trace_state().header();
-            if !ts.is_empty() {
-                injector.set("tracestate", ts);
-            }
-        }
+        inject_span_context(cx.span().span_context(), injector);
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
