@@ -105,6 +105,14 @@ where
 /// How [`TraceService`](crate::TraceService) hands back the response body: a type parameter of
 /// [`TraceLayer`](crate::TraceLayer), chosen with its builder. Sealed: [`Wrapped`] (the default)
 /// or [`AxumBody`].
+///
+/// ```
+/// use tower_trace::{BodyMode, ResponseBody, Wrapped};
+///
+/// /// The body type a layer in mode `M` returns around a `String` body.
+/// type Out<M> = <M as BodyMode<String>>::Body;
+/// let _: Option<Out<Wrapped>> = None::<ResponseBody<String>>;
+/// ```
 pub trait BodyMode<B>: sealed::Sealed {
     /// The response body type the service returns.
     type Body;
@@ -124,6 +132,11 @@ mod sealed {
 }
 
 /// Every response body wrapped in [`ResponseBody`]: for any `http` service (hyper, tonic, axum).
+///
+/// ```
+/// use tower_trace::{TraceLayer, Wrapped};
+/// let _layer: TraceLayer<Wrapped> = TraceLayer::new();
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Wrapped;
 
@@ -143,6 +156,11 @@ impl<B> BodyMode<B> for Wrapped {
 /// with a span gets its body boxed into axum's `Body` here, as `Router::layer` would box any
 /// other body type; a response without one (an excluded route, a request not sampled) keeps the
 /// handler's body as it is, with no box and no wrapper to poll through.
+///
+/// ```
+/// use tower_trace::{AxumBody, TraceLayer};
+/// let _layer: TraceLayer<AxumBody> = TraceLayer::new().exclude("/health").axum_body();
+/// ```
 #[cfg(feature = "axum")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AxumBody;

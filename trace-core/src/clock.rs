@@ -37,17 +37,34 @@ thread_local! {
 }
 
 /// Calibrates the counter against the monotonic clock (once per process; later calls return at
-/// once). Spans read `SystemTime::now` until it has run.
+/// once). Spans read `SystemTime::now` until it has run; the span queue's export thread runs it
+/// when it starts.
+///
+/// ```
+/// trace_core::clock::calibrate();
+/// assert!(trace_core::clock::is_calibrated());
+/// ```
 pub fn calibrate() {
     CLOCK.get_or_init(quanta::Clock::new);
 }
 
 /// Whether [`now`] reads the counter (after [`calibrate`]).
+///
+/// ```
+/// let counter = trace_core::clock::is_calibrated();
+/// # let _ = counter;
+/// ```
 pub fn is_calibrated() -> bool {
     CLOCK.get().is_some()
 }
 
 /// The current time, for span timestamps.
+///
+/// ```
+/// let start = trace_core::clock::now();
+/// let took = trace_core::clock::now().duration_since(start).unwrap_or_default();
+/// assert!(took < std::time::Duration::from_secs(1));
+/// ```
 #[inline]
 pub fn now() -> SystemTime {
     match CLOCK.get() {
