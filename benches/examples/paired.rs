@@ -4,6 +4,7 @@
 //!
 //! `cargo run --release -p benches --example paired -- <case> [rounds]` with `<case>` one of
 //! `postgres`, `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`,
+//! `client-noop`, `client-header`,
 //! or `server` (the server layer against bare axum and `OtelAxumLayer`, see [`server`]).
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
 
@@ -244,12 +245,15 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 }
             )
         }
-        "client" | "client-remote" | "client-aa" => {
+        "client" | "client-remote" | "client-aa" | "client-noop" | "client-header" => {
             // client-remote: the server runs on its own thread and runtime, as another
             // service would (in "client" one thread runs both sides, so the server's parsing
             // of the injected headers is charged to the client). client-aa: empty stack on
-            // both sides, the runner's own bias.
-            let url = if case == "client" {
+            // both sides, the runner's own bias. On one thread as "client": client-noop, a
+            // middleware that only calls the next (what running any middleware costs);
+            // client-header, the empty stack sending a `traceparent` (what the server's reading
+            // of the injected header costs the thread).
+            let url = if case != "client-remote" && case != "client-aa" {
                 benches::users_server().await
             } else {
                 let (tx, rx) = std::sync::mpsc::channel();
@@ -265,13 +269,17 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 });
                 rx.recv().unwrap()
             };
-            let aa = case == "client-aa";
+            let aa = case == "client-aa" || case == "client-header";
             let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
             let mut traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
-            if !aa {
+            if case == "client-noop" {
+                traced = traced.with(benches::NoopMiddleware);
+            } else if !aa {
                 traced = traced.with(reqwest_trace::TracingMiddleware::new());
             }
             let traced = traced.build();
+            let header = (case == "client-header")
+                .then_some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
             paired!(
                 rounds,
                 || {
@@ -283,7 +291,11 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 || {
                     let (c, u) = (traced.clone(), url.clone());
                     async move {
-                        c.get(&u).send().await.unwrap().bytes().await.unwrap();
+                        let mut r = c.get(&u);
+                        if let Some(tp) = header {
+                            r = r.header("traceparent", tp);
+                        }
+                        r.send().await.unwrap().bytes().await.unwrap();
                     }
                 }
             )

@@ -117,6 +117,24 @@ pub fn install() -> &'static Pipeline {
     })
 }
 
+/// A reqwest-middleware middleware that only calls the next one: what running any middleware
+/// costs a request (the stack cloned into the request builder, the boxed future), the baseline
+/// any client middleware starts from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopMiddleware;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for NoopMiddleware {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        next.run(req, extensions).await
+    }
+}
+
 /// A context whose parent says "not sampled" (`traceparent` flag `00`).
 pub fn unsampled_parent() -> opentelemetry::Context {
     use opentelemetry::trace::{
