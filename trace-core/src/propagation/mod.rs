@@ -416,16 +416,28 @@ fn inject_span_with(
     sc: &SpanContext,
     headers: &mut HeaderMap,
 ) {
-    let mut injector = HeaderInjector(headers);
     match fast_kind(p) {
         Some(kind) => {
-            w3c::inject_span_context(sc, &mut injector);
+            if sc.is_valid() {
+                // the header value straight from the bytes (no string in between)
+                if let Ok(v) = HeaderValue::from_bytes(&w3c::traceparent_bytes(sc)) {
+                    headers.insert(TRACEPARENT.clone(), v);
+                }
+            }
+            let mut injector = HeaderInjector(headers);
+            let ts = sc.trace_state().header();
+            if sc.is_valid() && !ts.is_empty() {
+                injector.set("tracestate", ts);
+            }
             if kind == FastKind::TraceContextBaggage {
                 // (the span's context carries its parent's baggage unchanged)
                 BaggagePropagator::new().inject_context(parent, &mut injector);
             }
         }
-        None => p.inject_context(&parent.with_remote_span_context(sc.clone()), &mut injector),
+        None => p.inject_context(
+            &parent.with_remote_span_context(sc.clone()),
+            &mut HeaderInjector(headers),
+        ),
     }
 }
 

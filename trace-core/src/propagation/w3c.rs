@@ -192,14 +192,19 @@ pub fn parse_tracestate(value: &str) -> Option<TraceState> {
 
 /// Writes a `traceparent` value.
 pub fn format_traceparent(sc: &SpanContext) -> String {
+    // hex digits and dashes: always UTF-8 (checked, not assumed)
+    String::from_utf8(traceparent_bytes(sc).to_vec()).unwrap_or_default()
+}
+
+/// [`format_traceparent`]'s text as bytes, on the stack.
+pub(super) fn traceparent_bytes(sc: &SpanContext) -> [u8; 55] {
     let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
     crate::intern::hex_into(&sc.trace_id().to_bytes(), &mut out[3..35]);
     crate::intern::hex_into(&sc.span_id().to_bytes(), &mut out[36..52]);
     if sc.is_sampled() {
         out[54] = b'1';
     }
-    // hex digits and dashes: always UTF-8 (checked, not assumed)
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    out
 }
 
 /// Writes `sc` as `traceparent` (and `tracestate` when it has entries); nothing for an invalid
