@@ -3,7 +3,8 @@
 //! mode) vs axum-tracing-opentelemetry's `OtelAxumLayer` vs tower-http's `TraceLayer` with the
 //! OpenTelemetry bridge. In-process `oneshot` on an axum 0.8 router prepared as `axum::serve`
 //! prepares it (`with_state(())`), body read to the end, every
-//! span through the same batch pipeline into an exporter that discards.
+//! span through the same batch pipeline into an exporter that discards; the queue is flushed
+//! (untimed) before each sample.
 
 use axum::routing::get;
 use axum::Router;
@@ -31,6 +32,27 @@ fn ten_attrs_router() -> Router {
         .layer(tower_trace::TraceLayer::new().axum_body())
 }
 
+/// Times `iters` requests through `app`, after the span queue has exported what the sample
+/// before left (untimed, as `paired server` does between blocks): each variant is charged for
+/// the spans it makes, and none runs against a queue another variant filled.
+fn timed(
+    b: &mut criterion::Bencher<'_>,
+    rt: &tokio::runtime::Runtime,
+    app: &Router,
+    traceparent: Option<&str>,
+) {
+    b.iter_custom(|iters| {
+        let _ = benches::install().provider.force_flush();
+        rt.block_on(async {
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                run(app, traceparent).await;
+            }
+            t.elapsed()
+        })
+    })
+}
+
 fn bench(c: &mut Criterion) {
     benches::install();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -53,41 +75,36 @@ fn bench(c: &mut Criterion) {
         [bare, ours, wrapped, ten, ratio0, otel_axum, tower_http].map(served);
 
     let mut g = c.benchmark_group("server");
-    g.bench_function("bare axum", |b| b.to_async(&rt).iter(|| run(&bare, None)));
+    g.bench_function("bare axum", |b| timed(b, &rt, &bare, None));
     // the same request with a traceparent header (the baseline for the parent cases)
     g.bench_function("bare axum, incoming traceparent", |b| {
-        b.to_async(&rt).iter(|| run(&bare, Some(UNSAMPLED_PARENT)))
+        timed(b, &rt, &bare, Some(UNSAMPLED_PARENT))
     });
-    g.bench_function("tower-trace sampled", |b| {
-        b.to_async(&rt).iter(|| run(&ours, None))
-    });
+    g.bench_function("tower-trace sampled", |b| timed(b, &rt, &ours, None));
     g.bench_function("tower-trace sampled, incoming traceparent", |b| {
-        b.to_async(&rt).iter(|| run(&ours, Some(SAMPLED_PARENT)))
+        timed(b, &rt, &ours, Some(SAMPLED_PARENT))
     });
     g.bench_function("tower-trace not sampled (parent flag 00)", |b| {
-        b.to_async(&rt).iter(|| run(&ours, Some(UNSAMPLED_PARENT)))
+        timed(b, &rt, &ours, Some(UNSAMPLED_PARENT))
     });
     g.bench_function("tower-trace not sampled (traceidratio 0)", |b| {
-        b.to_async(&rt).iter(|| run(&ratio0, None))
+        timed(b, &rt, &ratio0, None)
     });
     g.bench_function("tower-trace sampled, default body mode", |b| {
-        b.to_async(&rt).iter(|| run(&wrapped, None))
+        timed(b, &rt, &wrapped, None)
     });
     g.bench_function(
         "tower-trace not sampled (parent flag 00), default body mode",
-        |b| {
-            b.to_async(&rt)
-                .iter(|| run(&wrapped, Some(UNSAMPLED_PARENT)))
-        },
+        |b| timed(b, &rt, &wrapped, Some(UNSAMPLED_PARENT)),
     );
     g.bench_function("tower-trace sampled, ten context attributes", |b| {
-        b.to_async(&rt).iter(|| run(&ten, None))
+        timed(b, &rt, &ten, None)
     });
     g.bench_function("axum-tracing-opentelemetry OtelAxumLayer", |b| {
-        b.to_async(&rt).iter(|| run(&otel_axum, None))
+        timed(b, &rt, &otel_axum, None)
     });
     g.bench_function("tower-http TraceLayer + tracing-opentelemetry", |b| {
-        b.to_async(&rt).iter(|| run(&tower_http, None))
+        timed(b, &rt, &tower_http, None)
     });
     g.finish();
 }
