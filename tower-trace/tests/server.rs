@@ -72,6 +72,17 @@ async fn get_path(addr: SocketAddr, path: &str) -> Reply {
     .await
 }
 
+/// A GET whose caller sent `traceparent`.
+async fn get_under(addr: SocketAddr, path: &str, traceparent: &str) -> Reply {
+    send(
+        Request::get(format!("http://{addr}{path}"))
+            .header("traceparent", traceparent)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
 #[tracing::instrument]
 async fn load_user(id: u32) -> String {
     tracing::info!(user = id, "loading user");
@@ -206,14 +217,10 @@ async fn excluded_route_has_no_span_but_passes_context() {
     let pipeline = install();
     let layer = TraceLayer::new().exclude("/whoami").exclude("/health");
     let addr = serve(app(layer)).await;
-    let reply = send(
-        Request::get(format!("http://{addr}/whoami"))
-            .header(
-                "traceparent",
-                "00-11111111111111111111111111111111-2222222222222222-01",
-            )
-            .body(Body::empty())
-            .unwrap(),
+    let reply = get_under(
+        addr,
+        "/whoami",
+        "00-11111111111111111111111111111111-2222222222222222-01",
     )
     .await;
     assert_eq!(reply.body, "11111111111111111111111111111111:true");
@@ -725,14 +732,10 @@ async fn axum_body_mode_keeps_spans_context_and_bodies() {
     assert_eq!(reply.trace_id().to_string(), tid);
 
     // excluded: the caller's context reaches the handler, the body is the handler's
-    let reply = send(
-        Request::get(format!("http://{addr}/health"))
-            .header(
-                "traceparent",
-                "00-7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a-2222222222222222-01",
-            )
-            .body(Body::empty())
-            .unwrap(),
+    let reply = get_under(
+        addr,
+        "/health",
+        "00-7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a-2222222222222222-01",
     )
     .await;
     assert_eq!(reply.body, "ok");
