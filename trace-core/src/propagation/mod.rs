@@ -418,20 +418,19 @@ fn inject_span_with(
 ) {
     match fast_kind(p) {
         Some(kind) => {
+            // what `W3CTraceContext` writes, the `traceparent` value made straight from its bytes
             if sc.is_valid() {
-                // the header value straight from the bytes (no string in between)
                 if let Ok(v) = HeaderValue::from_bytes(&w3c::traceparent_bytes(sc)) {
                     headers.insert(TRACEPARENT.clone(), v);
                 }
-            }
-            let mut injector = HeaderInjector(headers);
-            let ts = sc.trace_state().header();
-            if sc.is_valid() && !ts.is_empty() {
-                injector.set("tracestate", ts);
+                let ts = sc.trace_state().header();
+                if !ts.is_empty() {
+                    HeaderInjector(headers).set("tracestate", ts);
+                }
             }
             if kind == FastKind::TraceContextBaggage {
                 // (the span's context carries its parent's baggage unchanged)
-                BaggagePropagator::new().inject_context(parent, &mut injector);
+                BaggagePropagator::new().inject_context(parent, &mut HeaderInjector(headers));
             }
         }
         None => p.inject_context(
