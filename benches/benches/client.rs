@@ -1,6 +1,9 @@
 //! HTTP client: bare reqwest vs reqwest-middleware with no middleware vs `TracingMiddleware`, on a
-//! loopback GET to an axum server in the same process (one current-thread runtime), every span
-//! through the shared batch pipeline. reqwest-tracing 0.7 has no feature for OpenTelemetry 0.33,
+//! loopback GET to an axum server in the same process, every span through the shared batch
+//! pipeline. Two set-ups: the server on the client's own thread (one current-thread runtime: the
+//! server's reading of the injected `traceparent` is timed with the client), and the server on a
+//! thread and runtime of its own, as another service on the machine would be (the round trip
+//! then includes two thread wake-ups). reqwest-tracing 0.7 has no feature for OpenTelemetry 0.33,
 //! so it cannot join this run.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -13,32 +16,30 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let url = rt.block_on(benches::users_server());
+    let remote_url = benches::users_server_on_own_thread();
     let bare = reqwest::Client::new();
     let empty = ClientBuilder::new(reqwest::Client::new()).build();
     let traced = ClientBuilder::new(reqwest::Client::new())
         .with(reqwest_trace::TracingMiddleware::new())
         .build();
     let mut g = c.benchmark_group("client");
-    g.bench_function("GET, bare reqwest", |b| {
-        b.to_async(&rt)
-            .iter(|| async { bare.get(&url).send().await.unwrap().bytes().await.unwrap() })
-    });
-    g.bench_function("GET, reqwest-middleware without middleware", |b| {
-        b.to_async(&rt)
-            .iter(|| async { empty.get(&url).send().await.unwrap().bytes().await.unwrap() })
-    });
-    g.bench_function("GET, reqwest-trace", |b| {
-        b.to_async(&rt).iter(|| async {
-            traced
-                .get(&url)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-        })
-    });
+    for (setup, url) in [("", &url), (", server on its own thread", &remote_url)] {
+        g.bench_function(format!("GET{setup}, bare reqwest"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { bare.get(url).send().await.unwrap().bytes().await.unwrap() })
+        });
+        g.bench_function(
+            format!("GET{setup}, reqwest-middleware without middleware"),
+            |b| {
+                b.to_async(&rt)
+                    .iter(|| async { empty.get(url).send().await.unwrap().bytes().await.unwrap() })
+            },
+        );
+        g.bench_function(format!("GET{setup}, reqwest-trace"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { traced.get(url).send().await.unwrap().bytes().await.unwrap() })
+        });
+    }
     let ratio0 = ClientBuilder::new(reqwest::Client::new())
         .with(
             reqwest_trace::TracingMiddleware::new()

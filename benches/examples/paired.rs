@@ -256,18 +256,7 @@ async fn measure(case: String, rounds: usize) -> Medians {
             let url = if case != "client-remote" && case != "client-aa" {
                 benches::users_server().await
             } else {
-                let (tx, rx) = std::sync::mpsc::channel();
-                std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async move {
-                        tx.send(benches::users_server().await).unwrap();
-                        std::future::pending::<()>().await;
-                    });
-                });
-                rx.recv().unwrap()
+                benches::users_server_on_own_thread()
             };
             let aa = case == "client-aa" || case == "client-header";
             let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();

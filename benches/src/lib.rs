@@ -169,6 +169,27 @@ pub async fn users_server() -> String {
     url
 }
 
+/// [`users_server`] on a thread and runtime of its own, as another service on the same machine
+/// would be: the client's thread then does only the client's work (on one thread, the server's
+/// reading of the headers the client adds is charged to the client).
+pub fn users_server_on_own_thread() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("users-server".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                tx.send(users_server().await).expect("the caller waits");
+                std::future::pending::<()>().await;
+            });
+        })
+        .expect("a thread");
+    rx.recv().expect("the server's URL")
+}
+
 /// A context whose parent is a sampled caller (`traceparent` flag `01`).
 pub fn sampled_parent() -> opentelemetry::Context {
     use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
