@@ -2,14 +2,20 @@
 //! them to the exporter: as they are held to a [`FinishedExporter`] (which reads them through
 //! [`SpanView`]), or turned into the SDK's `SpanData` for any `SpanExporter`.
 //!
-//! [`SpanQueue`] takes two kinds of span: the adapters' own [`RecordingSpan`]s (pushed as one
-//! pointer when they end; everything else happens on the export thread), and the SDK's spans
+//! [`SpanQueue`] takes two kinds of span: the adapters' own [`RecordingSpan`]s (queued by value
+//! when they end; everything else happens on the export thread), and the SDK's spans
 //! (`tracing` spans through `tracing-opentelemetry`, spans of other libraries), as the provider's
 //! [`SpanProcessor`]. It behaves like the SDK's `BatchSpanProcessor` (same `OTEL_BSP_*` meaning:
 //! a bounded queue, a batch size, a schedule delay; a full queue drops and counts, it never blocks
 //! the caller) and adds delivery accounting: [`SpanQueue::stats`] counts what was queued, exported,
 //! dropped at a full queue and lost in failed exports, and a [`DeliveryReport`] goes to a reporter
 //! (by default one `tracing` warning) at most once per report interval, never once per span.
+//!
+//! With an export batch of 32 or more, each thread stages its ended spans and hands them over
+//! a sixteenth of a batch at a time (at most 32): the export thread takes what is staged at its
+//! scheduled export, at a flush and at shutdown, so a span waits no longer than the schedule
+//! delay, as in the SDK. The queue's bound then applies to what was handed over; each thread
+//! holds at most one partial hand-over besides.
 //!
 //! ```
 //! use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
@@ -128,6 +134,63 @@ fn log_report(r: &DeliveryReport) {
         total_failed = r.totals.failed,
         "{r}"
     );
+}
+
+/// What goes through the channel to the export thread: one span, or a thread's staged spans
+/// (see [`Stage`]). A single span travels by value, as the channel did before staging (small
+/// export batches stage nothing).
+#[allow(clippy::large_enum_variant)]
+enum Handoff {
+    One(Finished),
+    Batch(Vec<Finished>),
+}
+
+impl Handoff {
+    fn len(&self) -> usize {
+        match self {
+            Self::One(_) => 1,
+            Self::Batch(b) => b.len(),
+        }
+    }
+}
+
+/// The spans one thread has ended for one queue and not yet handed over: they go to the
+/// export thread [`STAGE_SPANS`] at a time, or when the export thread takes them (at its
+/// scheduled export, a flush, or shutdown). The thread writes only memory of its own per span
+/// (its stage's lock and vector); the channel's slot, the shared counters and the wake-up check,
+/// whose cache lines the export thread writes, are touched once per hand-over. On a machine
+/// where a line that moved to another core takes hundreds of nanoseconds to come back, that was
+/// most of a span's cost.
+struct Stage {
+    state: Mutex<StageState>,
+}
+
+/// The stages of one queue.
+#[derive(Default)]
+struct Registry {
+    stages: Vec<Arc<Stage>>,
+    /// The queue has shut down: no new stages.
+    closed: bool,
+}
+
+#[derive(Default)]
+struct StageState {
+    spans: Vec<Finished>,
+    /// The queue has shut down: what comes now is discarded.
+    closed: bool,
+}
+
+/// Spans a thread stages before handing them over (at most; fewer when the export batch is
+/// small, see [`SpanQueue::stage_size`]).
+const STAGE_SPANS: usize = 32;
+
+/// A source of queue ids: a thread's stages are keyed by the queue's id, never reused.
+static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's stages, one per queue it has ended spans for.
+    static STAGES: std::cell::RefCell<Vec<(u64, Arc<Stage>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A finished span waiting for export, held by value in the channel: the memory a span was built
@@ -506,8 +569,16 @@ struct Shared {
     /// A handle that lives as long as the process, for spans to hold without counting
     /// references (see [`SpanQueue::handle`]).
     handle: std::sync::OnceLock<&'static SpanQueue>,
-    spans: SyncSender<Finished>,
+    spans: SyncSender<Handoff>,
     control: SyncSender<Control>,
+    /// This queue's id in the threads' [`STAGES`].
+    id: u64,
+    /// Spans per hand-over from a thread's stage (1: no staging).
+    stage_size: usize,
+    /// Every thread's stage for this queue (the export thread takes from them).
+    stages: Arc<Mutex<Registry>>,
+    /// Emptied stage vectors, back from the export thread.
+    spare: Arc<crossbeam_queue::ArrayQueue<Vec<Finished>>>,
     wake_sent: Arc<AtomicBool>,
     batch_size: usize,
     limits: SpanLimits,
@@ -582,10 +653,22 @@ impl SpanQueue {
             .clamp(1, config.max_queue_size.max(1))
     }
 
+    /// Spans a thread stages before a hand-over: a sixteenth of the export batch, at most
+    /// [`STAGE_SPANS`] (32 with the default batch of 512); 1, no staging, for batches under 32.
+    fn stage_size(batch_size: usize) -> usize {
+        (batch_size / 16).clamp(1, STAGE_SPANS)
+    }
+
     fn start<S: Sink>(sink: S, config: QueueConfig, reporter: Reporter) -> Self {
         let max_queue = config.max_queue_size.max(1);
         let batch_size = Self::batch_size(&config);
-        let (spans, span_rx) = sync_channel(max_queue);
+        let stage_size = Self::stage_size(batch_size);
+        // the bound counts spans: a hand-over holds up to `stage_size` of them
+        let (spans, span_rx) = sync_channel((max_queue / stage_size).max(1));
+        let stages = Arc::new(Mutex::new(Registry::default()));
+        let spare = Arc::new(crossbeam_queue::ArrayQueue::new(
+            (max_queue / stage_size).clamp(1, 256),
+        ));
         let (control, control_rx) = sync_channel(64);
         let wake_sent = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
@@ -602,6 +685,9 @@ impl SpanQueue {
         let worker = Worker {
             sink,
             spans: span_rx,
+            stages: stages.clone(),
+            spare: spare.clone(),
+            stage_size,
             control: control_rx,
             wake_sent: wake_sent.clone(),
             counters: counters.clone(),
@@ -618,6 +704,10 @@ impl SpanQueue {
                 handle: std::sync::OnceLock::new(),
                 spans,
                 control,
+                id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
+                stage_size,
+                stages,
+                spare,
                 wake_sent,
                 batch_size,
                 limits: config.limits,
@@ -639,9 +729,26 @@ impl SpanQueue {
             .get_or_init(|| Box::leak(Box::new(self.clone())))
     }
 
-    /// The counters since the queue started.
+    /// The counters since the queue started (`queued` includes the spans threads have staged
+    /// and not yet handed over).
     pub fn stats(&self) -> QueueStats {
-        self.shared.counters.snapshot()
+        let mut stats = self.shared.counters.snapshot();
+        stats.queued += self.staged();
+        stats
+    }
+
+    /// Spans the threads have staged and not yet handed over.
+    fn staged(&self) -> u64 {
+        let Ok(stages) = self.shared.stages.lock() else {
+            return 0;
+        };
+        stages
+            .stages
+            .iter()
+            .filter_map(|stage| stage.state.lock().ok())
+            .filter(|st| !st.closed)
+            .map(|st| st.spans.len() as u64)
+            .sum()
     }
 
     /// The span limits the adapters' spans are held to.
@@ -652,10 +759,62 @@ impl SpanQueue {
     /// Queues a finished span; never blocks. A full queue drops it and counts the drop.
     pub(crate) fn push(&self, span: Finished) {
         let s = &self.shared;
-        match s.spans.try_send(span) {
+        if s.stage_size == 1 {
+            return self.hand_over(Handoff::One(span));
+        }
+        // staged on this thread; a full stage is handed over whole
+        let mut span = Some(span);
+        let staged = STAGES.try_with(|stages| {
+            let mut stages = stages.try_borrow_mut().ok()?;
+            let i = match stages.iter().position(|(id, _)| *id == s.id) {
+                Some(i) => i,
+                None => {
+                    // (the stages of queues that have shut down go first)
+                    stages.retain(|(_, st)| st.state.lock().is_ok_and(|st| !st.closed));
+                    let stage = Arc::new(Stage {
+                        state: Mutex::new(StageState::default()),
+                    });
+                    let mut registry = s.stages.lock().ok()?;
+                    if registry.closed {
+                        span.take();
+                        return Some(None);
+                    }
+                    registry.stages.push(stage.clone());
+                    drop(registry);
+                    stages.push((s.id, stage));
+                    stages.len() - 1
+                }
+            };
+            let mut st = stages[i].1.state.lock().ok()?;
+            let span = span.take()?;
+            if st.closed {
+                return Some(None);
+            }
+            if st.spans.capacity() == 0 {
+                st.spans = s
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(s.stage_size));
+            }
+            st.spans.push(span);
+            Some((st.spans.len() >= s.stage_size).then(|| std::mem::take(&mut st.spans)))
+        });
+        if let Ok(Some(Some(full))) = staged {
+            self.hand_over(Handoff::Batch(full));
+        } else if let Some(span) = span {
+            // no stage (this thread's locals are being torn down, or a span ended while its
+            // own stage was busy): straight to the channel
+            self.hand_over(Handoff::One(span));
+        }
+    }
+
+    fn hand_over(&self, h: Handoff) {
+        let s = &self.shared;
+        let n = h.len() as u64;
+        match s.spans.try_send(h) {
             Ok(()) => {
-                // one shared counter written per span; the export thread's count is only read
-                let queued = s.counters.queued.fetch_add(1, Ordering::AcqRel) + 1;
+                // one shared counter written per hand-over; the export thread's count is only read
+                let queued = s.counters.queued.fetch_add(n, Ordering::AcqRel) + n;
                 let pending = queued.saturating_sub(s.counters.taken.load(Ordering::Relaxed));
                 if pending >= s.batch_size as u64
                     && !s.wake_sent.load(Ordering::Relaxed)
@@ -666,7 +825,7 @@ impl SpanQueue {
                 }
             }
             Err(TrySendError::Full(_)) => {
-                s.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                s.counters.dropped.fetch_add(n, Ordering::Relaxed);
             }
             Err(TrySendError::Disconnected(_)) => {
                 // shut down: nothing more is exported
@@ -718,7 +877,7 @@ impl SpanProcessor for SpanQueue {
         let unsent = if r.is_ok() {
             0
         } else {
-            self.shared.counters.pending()
+            self.shared.counters.pending() + self.staged()
         };
         self.shared.reporting.report(true, unsent);
         r
@@ -734,7 +893,10 @@ impl SpanProcessor for SpanQueue {
 
 struct Worker<S> {
     sink: S,
-    spans: Receiver<Finished>,
+    spans: Receiver<Handoff>,
+    stages: Arc<Mutex<Registry>>,
+    spare: Arc<crossbeam_queue::ArrayQueue<Vec<Finished>>>,
+    stage_size: usize,
     control: Receiver<Control>,
     wake_sent: Arc<AtomicBool>,
     counters: Arc<Counters>,
@@ -758,16 +920,16 @@ impl<S: Sink> Worker<S> {
             match self.control.recv_timeout(wait) {
                 Ok(Control::Wake) => {
                     self.wake_sent.store(false, Ordering::Relaxed);
-                    let _ = self.drain();
+                    let _ = self.drain(Stages::Leave);
                     last_export = Instant::now();
                 }
                 Ok(Control::Flush(reply)) => {
-                    let r = self.drain();
+                    let r = self.drain(Stages::Take);
                     last_export = Instant::now();
                     let _ = reply.send(r);
                 }
                 Ok(Control::Shutdown(reply)) => {
-                    let r = self.drain();
+                    let r = self.drain(Stages::Close);
                     let _ = self.sink.shutdown();
                     self.reporting.report(true, 0);
                     let _ = reply.send(r);
@@ -775,11 +937,11 @@ impl<S: Sink> Worker<S> {
                 }
                 Ok(Control::Resource(r)) => self.sink.set_resource(&r),
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.drain();
+                    let _ = self.drain(Stages::Take);
                     last_export = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.drain();
+                    let _ = self.drain(Stages::Close);
                     return;
                 }
             }
@@ -787,38 +949,98 @@ impl<S: Sink> Worker<S> {
         }
     }
 
-    /// Exports every span queued when it is called, in batches.
-    fn drain(&mut self) -> OTelSdkResult {
-        let target = self.counters.pending() as usize;
-        let mut taken = 0;
+    /// Exports every span handed over when it is called, in batches; with `stages`, also what
+    /// the threads have staged (`Stages::Close`: and marks their stages closed, at shutdown).
+    fn drain(&mut self, stages: Stages) -> OTelSdkResult {
         let mut result = Ok(());
-        while taken < target {
-            let limit = self.batch_size.min(target - taken);
-            while self.sink.len() < limit {
-                match self.spans.try_recv() {
-                    Ok(span) => self.sink.push(span),
-                    Err(_) => break,
-                }
-            }
-            let n = self.sink.len();
-            if n == 0 {
+        let mut target = self.counters.pending();
+        while target > 0 {
+            let Ok(h) = self.spans.try_recv() else {
                 break;
+            };
+            let n = h.len() as u64;
+            target = target.saturating_sub(n);
+            self.counters.taken.fetch_add(n, Ordering::Release);
+            match h {
+                Handoff::One(span) => self.feed(span, &mut result),
+                Handoff::Batch(batch) => self.feed_all(batch, &mut result),
             }
-            taken += n;
-            self.counters.taken.fetch_add(n as u64, Ordering::Release);
-            match self.sink.export() {
-                Ok(()) => {
-                    self.counters
-                        .exported
-                        .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        if stages != Stages::Leave {
+            let all: Vec<Arc<Stage>> = match self.stages.lock() {
+                Ok(mut registry) => {
+                    registry.closed |= stages == Stages::Close;
+                    registry.stages.clone()
                 }
-                Err(e) => {
-                    self.counters.failed.fetch_add(n as u64, Ordering::Relaxed);
-                    self.reporting.note_error(e.to_string());
-                    result = Err(e);
+                Err(_) => Vec::new(),
+            };
+            for stage in &all {
+                let staged = match stage.state.lock() {
+                    Ok(mut st) => {
+                        st.closed |= stages == Stages::Close;
+                        std::mem::take(&mut st.spans)
+                    }
+                    Err(_) => continue,
+                };
+                let n = staged.len() as u64;
+                if n > 0 {
+                    self.counters.queued.fetch_add(n, Ordering::AcqRel);
+                    self.counters.taken.fetch_add(n, Ordering::Release);
+                    self.feed_all(staged, &mut result);
                 }
             }
+            drop(all);
+            // the stages of threads that have ended (only this list holds them) and are empty
+            if let Ok(mut registry) = self.stages.lock() {
+                registry.stages.retain(|st| {
+                    Arc::strong_count(st) > 1 || st.state.lock().is_ok_and(|s| !s.spans.is_empty())
+                });
+            }
+        }
+        if self.sink.len() > 0 {
+            self.export(&mut result);
         }
         result
     }
+
+    fn feed_all(&mut self, mut batch: Vec<Finished>, result: &mut OTelSdkResult) {
+        for span in batch.drain(..) {
+            self.feed(span, result);
+        }
+        if batch.capacity() == self.stage_size {
+            let _ = self.spare.push(batch);
+        }
+    }
+
+    fn feed(&mut self, span: Finished, result: &mut OTelSdkResult) {
+        self.sink.push(span);
+        if self.sink.len() >= self.batch_size {
+            self.export(result);
+        }
+    }
+
+    fn export(&mut self, result: &mut OTelSdkResult) {
+        let n = self.sink.len() as u64;
+        match self.sink.export() {
+            Ok(()) => {
+                self.counters.exported.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.counters.failed.fetch_add(n, Ordering::Relaxed);
+                self.reporting.note_error(e.to_string());
+                *result = Err(e);
+            }
+        }
+    }
+}
+
+/// Whether a drain takes the threads' staged spans too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stages {
+    /// Only what was handed over (a wake-up: a batch's worth is waiting).
+    Leave,
+    /// Staged spans too (the scheduled export, a flush).
+    Take,
+    /// Staged spans too, and no more staging (shutdown).
+    Close,
 }

@@ -398,3 +398,172 @@ fn a_finished_exporter_reads_own_and_sdk_spans_as_they_are_held() {
     assert_eq!(queue.stats().exported, 2);
     let _ = provider.shutdown();
 }
+
+/// Names of the spans an in-memory exporter holds, sorted.
+fn names(exporter: &InMemorySpanExporter) -> Vec<String> {
+    let mut n: Vec<String> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name.into_owned())
+        .collect();
+    n.sort();
+    n
+}
+
+/// Ends `count` spans named `{prefix}{i}` on a new thread, which then waits for `go` (dropped:
+/// the thread ends) before it returns.
+fn on_thread(
+    tracer: &Tracer,
+    prefix: &'static str,
+    count: usize,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let tracer = tracer.clone();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (ended, done) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        for i in 0..count {
+            let name = format!("{prefix}{i:02}");
+            tracer
+                .start(
+                    SpanKind::Internal,
+                    &Context::new(),
+                    Vec::new(),
+                    || (name.into(), Vec::new()),
+                    |_| {},
+                )
+                .end();
+        }
+        ended.send(()).unwrap();
+        let _ = wait.recv();
+    });
+    done.recv().unwrap();
+    (go, t)
+}
+
+#[test]
+fn spans_a_thread_has_staged_are_exported_at_a_flush_while_it_lives_and_after_it_ends() {
+    let exporter = InMemorySpanExporter::default();
+    // the default batch (512): threads stage 32 spans per hand-over; no scheduled export here
+    let (provider, queue, tracer) = pipeline(
+        exporter.clone(),
+        QueueConfig {
+            scheduled_delay: Duration::from_secs(600),
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    // a thread with fewer spans than a hand-over, still running; one with a hand-over and a
+    // few more; one that has ended
+    let (alive, a) = on_thread(&tracer, "alive", 5);
+    let (more, m) = on_thread(&tracer, "more", 40);
+    let (gone, g) = on_thread(&tracer, "gone", 3);
+    drop(gone);
+    g.join().unwrap();
+    // counted as queued while staged
+    assert_eq!(queue.stats().queued, 48);
+    queue.force_flush().unwrap();
+    let got = names(&exporter);
+    assert_eq!(got.len(), 48, "{got:?}");
+    for (prefix, n) in [("alive", 5), ("more", 40), ("gone", 3)] {
+        for i in 0..n {
+            assert!(got.contains(&format!("{prefix}{i:02}")), "{prefix}{i:02}");
+        }
+    }
+    // the living threads stage again after the flush took theirs
+    drop((alive, more));
+    a.join().unwrap();
+    m.join().unwrap();
+    let stats = queue.stats();
+    assert_eq!((stats.queued, stats.exported, stats.dropped), (48, 48, 0));
+    provider.shutdown().unwrap();
+}
+
+/// Keeps the names of what it exported, also after shutdown (the SDK's in-memory exporter
+/// forgets them then).
+#[derive(Clone, Debug, Default)]
+struct Kept(Arc<Mutex<Vec<String>>>);
+
+impl Kept {
+    fn names(&self) -> Vec<String> {
+        let mut n = self.0.lock().unwrap().clone();
+        n.sort();
+        n
+    }
+}
+
+impl SpanExporter for Kept {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let mut kept = self.0.lock().unwrap();
+        kept.extend(batch.into_iter().map(|s| s.name.into_owned()));
+        Ok(())
+    }
+}
+
+#[test]
+fn staged_spans_leave_at_the_scheduled_export_and_at_shutdown() {
+    let exporter = Kept::default();
+    let (provider, queue, tracer) = pipeline(
+        exporter.clone(),
+        QueueConfig {
+            scheduled_delay: Duration::from_millis(50),
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    // staged on a thread that then only waits: the scheduled export takes them
+    let (idle, i) = on_thread(&tracer, "idle", 3);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while exporter.names().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(exporter.names(), ["idle00", "idle01", "idle02"]);
+    // staged just before shutdown: exported by it, without a flush
+    let (last, l) = on_thread(&tracer, "last", 2);
+    provider.shutdown().unwrap();
+    assert_eq!(
+        exporter.names(),
+        ["idle00", "idle01", "idle02", "last00", "last01"]
+    );
+    // and the stage is closed: what its thread ends now is neither exported nor counted
+    open(&tracer, "after", &Context::new()).end();
+    let stats = queue.stats();
+    assert_eq!((stats.queued, stats.exported, stats.dropped), (5, 5, 0));
+    drop((idle, last));
+    i.join().unwrap();
+    l.join().unwrap();
+}
+
+#[test]
+fn a_full_queue_drops_whole_hand_overs_and_counts_every_span() {
+    let open_gate = Arc::new(AtomicBool::new(false));
+    // batch 64: threads hand over 4 spans at a time; the queue holds 64
+    let (provider, queue, tracer) = pipeline(
+        Gate {
+            open: open_gate.clone(),
+            fail: false,
+        },
+        QueueConfig {
+            max_queue_size: 64,
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(10),
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    let started = Instant::now();
+    for _ in 0..1000 {
+        open(&tracer, "s", &Context::new()).end();
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let stats = queue.stats();
+    assert_eq!(stats.queued + stats.dropped, 1000, "{stats:?}");
+    // what waits: the queue, the batch the exporter holds, one partial hand-over
+    assert!(stats.queued <= 64 + 64 + 3, "{stats:?}");
+    assert_eq!(stats.dropped % 4, 0, "whole hand-overs: {stats:?}");
+    open_gate.store(true, Ordering::Relaxed);
+    queue.force_flush().unwrap();
+    let stats = queue.stats();
+    assert_eq!(stats.exported, stats.queued, "{stats:?}");
+    provider.shutdown().unwrap();
+}
