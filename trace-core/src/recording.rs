@@ -37,11 +37,13 @@ pub(crate) fn scope_of(component: &'static str) -> &'static InstrumentationScope
 
 /// Attribute vectors coming back from the export thread for the next spans.
 ///
-/// A span's attribute vector is filled on the request thread and consumed on the export thread.
+/// A span's attribute vector is filled on the request thread and read on the export thread.
 /// Freed there, its memory would never return to the request thread's allocator cache, and every
 /// span would take the allocator's slow path (several hundred instructions) for a new one. The
-/// export thread moves the attributes into a vector of its own instead and sends the emptied one
-/// back through this pool.
+/// export thread sends it back through this pool as it is, values and all: the next span's
+/// thread drops them (the per-span copies of the request's text go back to that thread's
+/// allocator cache, and the shared interned values' reference counts are written by the threads
+/// that also took them), and the export thread writes nothing into the vector.
 static ATTRIBUTE_VECS: std::sync::LazyLock<crossbeam_queue::ArrayQueue<Vec<KeyValue>>> =
     std::sync::LazyLock::new(|| crossbeam_queue::ArrayQueue::new(1024));
 
@@ -49,7 +51,7 @@ static ATTRIBUTE_VECS: std::sync::LazyLock<crossbeam_queue::ArrayQueue<Vec<KeyVa
 pub(crate) fn attribute_vec(capacity: usize) -> Vec<KeyValue> {
     match ATTRIBUTE_VECS.pop() {
         Some(mut v) => {
-            // the values the export thread sent back are freed here, on a request thread
+            // the values of the span it last held are dropped here, on a request thread
             v.clear();
             v
         }
@@ -57,21 +59,7 @@ pub(crate) fn attribute_vec(capacity: usize) -> Vec<KeyValue> {
     }
 }
 
-/// The attributes whose values are usually allocated for each span (copied from the request).
-/// The export thread sends them back with the recycled vector instead of freeing them, so their
-/// memory returns to a request thread's allocator cache: freed on the export thread, it did not,
-/// and those threads took the allocator's slow path for the next span's copies (and axum's own
-/// small allocations after them).
-fn freed_by_request_thread(kv: &KeyValue) -> bool {
-    use crate::attributes::{DB_QUERY_TEXT, URL_FULL, URL_PATH, URL_QUERY};
-    let key = kv.key.as_str();
-    [URL_PATH, URL_QUERY, URL_FULL, DB_QUERY_TEXT]
-        .iter()
-        .any(|k| k.name() == key)
-}
-
-fn recycle(mut v: Vec<KeyValue>) {
-    v.retain(freed_by_request_thread);
+fn recycle(v: Vec<KeyValue>) {
     // keep ordinary sizes only
     if (8..=64).contains(&v.capacity()) {
         let _ = ATTRIBUTE_VECS.push(v);
@@ -365,18 +353,12 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn recycled_vectors_carry_back_only_the_per_span_copies_and_come_out_empty() {
-        use crate::attributes::{HTTP_REQUEST_METHOD, SERVER_PORT, URL_PATH, URL_QUERY};
+    fn recycled_vectors_come_out_empty() {
+        use crate::attributes::{HTTP_REQUEST_METHOD, SERVER_PORT, URL_PATH};
         let mut v = Vec::with_capacity(16);
         v.push(HTTP_REQUEST_METHOD.kv("GET"));
         v.push(URL_PATH.kv(String::from("/users/42")));
         v.push(SERVER_PORT.kv(8080));
-        v.push(URL_QUERY.kv(String::from("page=1")));
-        v.push(KeyValue::new("app.note", String::from("not ours")));
-        let mut kept = v.clone();
-        kept.retain(freed_by_request_thread);
-        let keys: Vec<&str> = kept.iter().map(|kv| kv.key.as_str()).collect();
-        assert_eq!(keys, ["url.path", "url.query"]);
         recycle(v);
         // whatever the pool hands out (this vector or another test's) is empty
         for _ in 0..4 {
