@@ -7,19 +7,19 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: `paired server 300` in session 9 (2026-11-30), medians of the last three runs'
-    # per-variant medians; tower-http's layer from that session's second criterion run
-    ("server: tower-trace, sampled", 0.88, True),
-    ("server: axum-tracing-opentelemetry", 3.26, False),
-    ("server: tower-http TraceLayer + bridge", 3.44, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.37, True),
+    # server: `paired server` in session 10 (2026-11-30), medians of the five runs of the
+    # staged-queue build; tower-http's layer from that session's criterion run
+    ("server: tower-trace, sampled", 1.16, True),
+    ("server: axum-tracing-opentelemetry", 4.86, False),
+    ("server: tower-http TraceLayer + bridge", 7.45, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.41, True),
     # SQL: the interleaved runner (`paired`), session 7 (session 9's run: within noise of bare)
     ("SQL (PostgreSQL): sqlx-trace", 5.35, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    # Redis and the client: `paired`, session 9 (Redis +1.73 % of 60 us; the client's server on
-    # its own thread, median +2.46 % of 79 us)
-    ("Redis GET: redis-trace", 1.04, True),
-    ("HTTP client: reqwest-trace", 1.95, True),
+    # Redis and the client: `paired`, session 10, medians of three runs (Redis +2.25 us on a
+    # 37-40 us GET; the client with its server on the same thread, +2.32 us on 17-19 us)
+    ("Redis GET: redis-trace", 2.25, True),
+    ("HTTP client (same thread): reqwest-trace", 2.32, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
