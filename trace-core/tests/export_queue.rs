@@ -567,3 +567,44 @@ fn a_full_queue_drops_whole_hand_overs_and_counts_every_span() {
     assert_eq!(stats.exported, stats.queued, "{stats:?}");
     provider.shutdown().unwrap();
 }
+
+/// Ends a span when dropped: held in a thread-local, so the span ends while the thread's locals
+/// (the span queue's stage among them) are being torn down.
+struct EndsOnDrop(Option<Tracer>);
+
+impl Drop for EndsOnDrop {
+    fn drop(&mut self) {
+        if let Some(tracer) = self.0.take() {
+            open(&tracer, "at thread exit", &Context::new()).end();
+        }
+    }
+}
+
+thread_local! {
+    static ENDS_ON_DROP: std::cell::RefCell<EndsOnDrop> =
+        const { std::cell::RefCell::new(EndsOnDrop(None)) };
+}
+
+#[test]
+fn a_span_ended_while_its_thread_is_torn_down_is_still_exported() {
+    let exporter = InMemorySpanExporter::default();
+    let (provider, queue, tracer) = pipeline(
+        exporter.clone(),
+        QueueConfig {
+            scheduled_delay: Duration::from_secs(600),
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    let t = tracer.clone();
+    std::thread::spawn(move || {
+        // one span first, so the thread has a stage that its exit tears down too
+        open(&t, "before exit", &Context::new()).end();
+        ENDS_ON_DROP.with(|e| e.borrow_mut().0 = Some(t));
+    })
+    .join()
+    .unwrap();
+    queue.force_flush().unwrap();
+    assert_eq!(names(&exporter), ["at thread exit", "before exit"]);
+    provider.shutdown().unwrap();
+}
