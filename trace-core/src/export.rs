@@ -746,7 +746,6 @@ impl SpanQueue {
             .stages
             .iter()
             .filter_map(|stage| stage.state.lock().ok())
-            .filter(|st| !st.closed)
             .map(|st| st.spans.len() as u64)
             .sum()
     }

@@ -399,16 +399,40 @@ fn a_finished_exporter_reads_own_and_sdk_spans_as_they_are_held() {
     let _ = provider.shutdown();
 }
 
-/// Names of the spans an in-memory exporter holds, sorted.
-fn names(exporter: &InMemorySpanExporter) -> Vec<String> {
-    let mut n: Vec<String> = exporter
-        .get_finished_spans()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.name.into_owned())
-        .collect();
-    n.sort();
-    n
+/// Keeps the names of what it exported, also after shutdown (the SDK's in-memory exporter
+/// forgets them then).
+#[derive(Clone, Debug, Default)]
+struct Kept(Arc<Mutex<Vec<String>>>);
+
+impl Kept {
+    fn names(&self) -> Vec<String> {
+        let mut n = self.0.lock().unwrap().clone();
+        n.sort();
+        n
+    }
+}
+
+impl SpanExporter for Kept {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let mut kept = self.0.lock().unwrap();
+        kept.extend(batch.into_iter().map(|s| s.name.into_owned()));
+        Ok(())
+    }
+}
+
+/// A pipeline with the default batch (threads stage 32 spans per hand-over), exporting every
+/// `delay`, into a [`Kept`].
+fn staging(delay: Duration) -> (Kept, SdkTracerProvider, SpanQueue, Tracer) {
+    let exporter = Kept::default();
+    let (provider, queue, tracer) = pipeline(
+        exporter.clone(),
+        QueueConfig {
+            scheduled_delay: delay,
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    (exporter, provider, queue, tracer)
 }
 
 /// Ends `count` spans named `{prefix}{i}` on a new thread, which then waits for `go` (dropped:
@@ -443,16 +467,8 @@ fn on_thread(
 
 #[test]
 fn spans_a_thread_has_staged_are_exported_at_a_flush_while_it_lives_and_after_it_ends() {
-    let exporter = InMemorySpanExporter::default();
-    // the default batch (512): threads stage 32 spans per hand-over; no scheduled export here
-    let (provider, queue, tracer) = pipeline(
-        exporter.clone(),
-        QueueConfig {
-            scheduled_delay: Duration::from_secs(600),
-            ..QueueConfig::default()
-        },
-        None,
-    );
+    // no scheduled export here
+    let (exporter, provider, queue, tracer) = staging(Duration::from_secs(600));
     // a thread with fewer spans than a hand-over, still running; one with a hand-over and a
     // few more; one that has ended
     let (alive, a) = on_thread(&tracer, "alive", 5);
@@ -463,7 +479,7 @@ fn spans_a_thread_has_staged_are_exported_at_a_flush_while_it_lives_and_after_it
     // counted as queued while staged
     assert_eq!(queue.stats().queued, 48);
     queue.force_flush().unwrap();
-    let got = names(&exporter);
+    let got = exporter.names();
     assert_eq!(got.len(), 48, "{got:?}");
     for (prefix, n) in [("alive", 5), ("more", 40), ("gone", 3)] {
         for i in 0..n {
@@ -479,38 +495,9 @@ fn spans_a_thread_has_staged_are_exported_at_a_flush_while_it_lives_and_after_it
     provider.shutdown().unwrap();
 }
 
-/// Keeps the names of what it exported, also after shutdown (the SDK's in-memory exporter
-/// forgets them then).
-#[derive(Clone, Debug, Default)]
-struct Kept(Arc<Mutex<Vec<String>>>);
-
-impl Kept {
-    fn names(&self) -> Vec<String> {
-        let mut n = self.0.lock().unwrap().clone();
-        n.sort();
-        n
-    }
-}
-
-impl SpanExporter for Kept {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let mut kept = self.0.lock().unwrap();
-        kept.extend(batch.into_iter().map(|s| s.name.into_owned()));
-        Ok(())
-    }
-}
-
 #[test]
 fn staged_spans_leave_at_the_scheduled_export_and_at_shutdown() {
-    let exporter = Kept::default();
-    let (provider, queue, tracer) = pipeline(
-        exporter.clone(),
-        QueueConfig {
-            scheduled_delay: Duration::from_millis(50),
-            ..QueueConfig::default()
-        },
-        None,
-    );
+    let (exporter, provider, queue, tracer) = staging(Duration::from_millis(50));
     // staged on a thread that then only waits: the scheduled export takes them
     let (idle, i) = on_thread(&tracer, "idle", 3);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -587,15 +574,7 @@ thread_local! {
 
 #[test]
 fn a_span_ended_while_its_thread_is_torn_down_is_still_exported() {
-    let exporter = InMemorySpanExporter::default();
-    let (provider, queue, tracer) = pipeline(
-        exporter.clone(),
-        QueueConfig {
-            scheduled_delay: Duration::from_secs(600),
-            ..QueueConfig::default()
-        },
-        None,
-    );
+    let (exporter, provider, queue, tracer) = staging(Duration::from_secs(600));
     let t = tracer.clone();
     std::thread::spawn(move || {
         // one span first, so the thread has a stage that its exit tears down too
@@ -605,6 +584,6 @@ fn a_span_ended_while_its_thread_is_torn_down_is_still_exported() {
     .join()
     .unwrap();
     queue.force_flush().unwrap();
-    assert_eq!(names(&exporter), ["at thread exit", "before exit"]);
+    assert_eq!(exporter.names(), ["at thread exit", "before exit"]);
     provider.shutdown().unwrap();
 }
