@@ -200,8 +200,9 @@ thread_local! {
 pub(crate) enum Finished {
     /// One of the adapters' spans.
     Recorded(Recorded),
-    /// A span of the SDK.
-    Sdk(SpanData),
+    /// A span of the SDK (boxed: the adapters' spans, the common case, are what sets the size
+    /// every staged and queued span takes).
+    Sdk(Box<SpanData>),
 }
 
 /// Read access to a finished span's data: what an exporter writes out. Implemented by the SDK's
@@ -324,7 +325,7 @@ impl FinishedSpan {
     fn into_span_data(self) -> SpanData {
         match self.0 {
             Finished::Recorded(r) => r.into_span_data(),
-            Finished::Sdk(s) => s,
+            Finished::Sdk(s) => *s,
         }
     }
 
@@ -856,7 +857,7 @@ impl SpanProcessor for SpanQueue {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        self.push(Finished::Sdk(span));
+        self.push(Finished::Sdk(Box::new(span)));
     }
 
     fn force_flush(&self) -> OTelSdkResult {

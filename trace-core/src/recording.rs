@@ -1,4 +1,5 @@
-//! The adapters' own span: one allocation, no lock, moved into the [`SpanQueue`] when it ends.
+//! The adapters' own span: one allocation (a second once it has events or links), no lock, moved
+//! into the [`SpanQueue`] when it ends.
 //!
 //! A [`RecordingSpan`] is what [`Tracer::start`](crate::tracer::Tracer::start) opens for a sampled
 //! span when a [`SpanQueue`] is registered. It holds what the SDK's span holds (name, kind, times,
@@ -66,23 +67,37 @@ fn recycle(v: Vec<KeyValue>) {
     }
 }
 
-/// A finished or open span's data.
+/// A finished or open span's data: what every span has, inline; events and links, which most
+/// spans have none of, behind one pointer (every span is written once into its thread's stage and
+/// read once on the export thread, so its size is what both threads move).
 pub(crate) struct Recorded {
     parent_span_id: SpanId,
     parent_is_remote: bool,
     kind: SpanKind,
+    dropped_attributes: u32,
     name: Cow<'static, str>,
     start: SystemTime,
     end: SystemTime,
     attributes: Vec<KeyValue>,
-    dropped_attributes: u32,
+    status: Status,
+    extras: Option<Box<Extras>>,
+    scope: &'static InstrumentationScope,
+    span_context: SpanContext,
+}
+
+/// A span's events and links, with the counts of those the limits dropped.
+#[derive(Default)]
+struct Extras {
     events: Vec<Event>,
     dropped_events: u32,
     links: Vec<Link>,
     dropped_links: u32,
-    status: Status,
-    scope: &'static InstrumentationScope,
-    span_context: SpanContext,
+}
+
+impl Recorded {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 impl std::fmt::Debug for Recorded {
@@ -124,16 +139,16 @@ impl crate::export::SpanView for Recorded {
         self.dropped_attributes
     }
     fn events(&self) -> &[Event] {
-        &self.events
+        self.extras.as_ref().map_or(&[], |x| &x.events)
     }
     fn dropped_events_count(&self) -> u32 {
-        self.dropped_events
+        self.extras.as_ref().map_or(0, |x| x.dropped_events)
     }
     fn links(&self) -> &[Link] {
-        &self.links
+        self.extras.as_ref().map_or(&[], |x| &x.links)
     }
     fn dropped_links_count(&self) -> u32 {
-        self.dropped_links
+        self.extras.as_ref().map_or(0, |x| x.dropped_links)
     }
     fn status(&self) -> &Status {
         &self.status
@@ -155,12 +170,13 @@ impl Recorded {
         let mut attributes = Vec::with_capacity(self.attributes.len());
         attributes.append(&mut self.attributes);
         recycle(std::mem::replace(&mut self.attributes, attributes));
+        let x = self.extras.map(|x| *x).unwrap_or_default();
         let mut events = SpanEvents::default();
-        events.events = self.events;
-        events.dropped_count = self.dropped_events;
+        events.events = x.events;
+        events.dropped_count = x.dropped_events;
         let mut links = SpanLinks::default();
-        links.links = self.links;
-        links.dropped_count = self.dropped_links;
+        links.links = x.links;
+        links.dropped_count = x.dropped_links;
         SpanData {
             span_context: self.span_context,
             parent_span_id: self.parent_span_id,
@@ -220,6 +236,13 @@ impl RecordingSpan {
             l.dropped_attributes_count += bound(&mut l.attributes, limits.max_attributes_per_link);
         }
         let (parent_span_id, parent_is_remote) = s.parent.unwrap_or((SpanId::INVALID, false));
+        let extras = (!links.is_empty() || dropped_links > 0).then(|| {
+            Box::new(Extras {
+                links,
+                dropped_links,
+                ..Extras::default()
+            })
+        });
         let start = crate::clock::now();
         Self {
             span_context: s.span_context.clone(),
@@ -227,16 +250,13 @@ impl RecordingSpan {
                 parent_span_id,
                 parent_is_remote,
                 kind: s.kind,
+                dropped_attributes,
                 name: s.name,
                 start,
                 end: start,
                 attributes,
-                dropped_attributes,
-                events: Vec::new(),
-                dropped_events: 0,
-                links,
-                dropped_links,
                 status: Status::Unset,
+                extras,
                 scope: s.scope,
                 span_context: s.span_context,
             })),
@@ -256,12 +276,13 @@ impl opentelemetry::trace::Span for RecordingSpan {
     {
         let limits = self.queue.limits();
         if let Some(d) = &mut self.data {
-            if d.events.len() < limits.max_events_per_span as usize {
+            let x = d.extras();
+            if x.events.len() < limits.max_events_per_span as usize {
                 let dropped = bound(&mut attributes, limits.max_attributes_per_event);
-                d.events
+                x.events
                     .push(Event::new(name, timestamp, attributes, dropped));
             } else {
-                d.dropped_events += 1;
+                x.dropped_events += 1;
             }
         }
     }
@@ -313,11 +334,12 @@ impl opentelemetry::trace::Span for RecordingSpan {
     fn add_link(&mut self, span_context: SpanContext, mut attributes: Vec<KeyValue>) {
         let limits = self.queue.limits();
         if let Some(d) = &mut self.data {
-            if d.links.len() < limits.max_links_per_span as usize {
+            let x = d.extras();
+            if x.links.len() < limits.max_links_per_span as usize {
                 let dropped = bound(&mut attributes, limits.max_attributes_per_link);
-                d.links.push(Link::new(span_context, attributes, dropped));
+                x.links.push(Link::new(span_context, attributes, dropped));
             } else {
-                d.dropped_links += 1;
+                x.dropped_links += 1;
             }
         }
     }
@@ -387,10 +409,12 @@ mod tests {
             end: start + Duration::from_millis(3),
             attributes: vec![KeyValue::new("a", 1), KeyValue::new("b", "two")],
             dropped_attributes: 2,
-            events: vec![Event::new("e", start, vec![KeyValue::new("x", true)], 1)],
-            dropped_events: 3,
-            links: vec![Link::new(cx(9, 10), vec![KeyValue::new("l", 1.5)], 4)],
-            dropped_links: 5,
+            extras: Some(Box::new(Extras {
+                events: vec![Event::new("e", start, vec![KeyValue::new("x", true)], 1)],
+                dropped_events: 3,
+                links: vec![Link::new(cx(9, 10), vec![KeyValue::new("l", 1.5)], 4)],
+                dropped_links: 5,
+            })),
             status: Status::error("boom"),
             scope: scope_of("recording-test"),
             span_context: cx(1, 2),
@@ -413,6 +437,14 @@ mod tests {
         assert_eq!(a.dropped_links_count(), b.dropped_links_count());
         assert_eq!(a.status(), b.status());
         assert_eq!(a.instrumentation_scope(), b.instrumentation_scope());
+    }
+
+    #[test]
+    fn a_queued_span_is_no_larger_than_the_adapters_record() {
+        // every staged and queued span takes the size of the enum: the SDK's larger `SpanData`
+        // is boxed so that it does not set it, and events and links are out of line
+        assert!(std::mem::size_of::<crate::export::Finished>() <= std::mem::size_of::<Recorded>());
+        assert!(std::mem::size_of::<Recorded>() < std::mem::size_of::<SpanData>());
     }
 
     #[test]
