@@ -23,6 +23,8 @@ use crate::sampling;
 pub struct TraceService<S, M = Wrapped> {
     inner: S,
     config: Arc<Config>,
+    /// `S::call` runs none of the application's code (see [`call_is_lazy`]).
+    lazy_call: bool,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -31,6 +33,7 @@ impl<S: Clone, M> Clone for TraceService<S, M> {
         Self {
             inner: self.inner.clone(),
             config: self.config.clone(),
+            lazy_call: self.lazy_call,
             mode: PhantomData,
         }
     }
@@ -50,8 +53,40 @@ impl<S, M> TraceService<S, M> {
         Self {
             inner,
             config,
+            lazy_call: call_is_lazy::<S>(),
             mode: PhantomData,
         }
+    }
+
+    /// `inner.call(req)` in the request's context `cx`, so that code it runs at once (logs,
+    /// spans) is on the request's trace; a service whose `call` runs no such code is called as it
+    /// is (its work runs when its future is polled, in the context the response future enters).
+    /// Inlined: the request is not moved once more.
+    #[inline(always)]
+    fn call_in<R>(&mut self, cx: &Context, req: R) -> S::Future
+    where
+        S: Service<R>,
+    {
+        if self.lazy_call {
+            self.inner.call(req)
+        } else {
+            let _g = cx.clone().attach();
+            self.inner.call(req)
+        }
+    }
+}
+
+/// Whether `S::call` is known to run none of the application's code: axum's `Route`, the service
+/// every `Router::layer` and `MethodRouter::layer` wraps, only makes a future that calls its
+/// service when polled. (The names come from the same compiler run: no text is assumed.)
+fn call_is_lazy<S>() -> bool {
+    #[cfg(feature = "axum")]
+    {
+        std::any::type_name::<S>() == std::any::type_name::<axum::routing::Route>()
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        false
     }
 }
 
@@ -118,10 +153,7 @@ where
 
         if config.is_excluded(key) {
             let cx = if public { Context::new() } else { remote };
-            let fut = {
-                let _g = cx.clone().attach();
-                self.inner.call(req)
-            };
+            let fut = self.call_in(&cx, req);
             return ResponseFuture::untraced(fut, cx);
         }
 
@@ -150,11 +182,8 @@ where
             if !sampling::keep(&parent, ratio) {
                 let cx = sampling::unsampled(&parent);
                 let trace_id = cx.span().span_context().trace_id();
-                let fut = {
-                    let _g = cx.clone().attach();
-                    self.inner.call(req)
-                };
-                return ResponseFuture::unsampled(fut, cx, trace_id, config);
+                let fut = self.call_in(&cx, req);
+                return ResponseFuture::unsampled(fut, cx, trace_id, self.config.as_ref());
             }
         }
 
@@ -163,11 +192,8 @@ where
             // (Without a caller there is no trace id yet: the tracer makes one below, so logs
             // and x-trace-id still have it.)
             let trace_id = parent.span().span_context().trace_id();
-            let fut = {
-                let _g = parent.clone().attach();
-                self.inner.call(req)
-            };
-            return ResponseFuture::unsampled(fut, parent, trace_id, config);
+            let fut = self.call_in(&parent, req);
+            return ResponseFuture::unsampled(fut, parent, trace_id, self.config.as_ref());
         }
 
         let span = config.schema.start(
@@ -179,14 +205,24 @@ where
         let recording = span.is_recording();
         let trace_id = span.span_context().trace_id();
         let cx = span.into_context(&parent);
-        let fut = {
-            let _g = cx.clone().attach();
-            self.inner.call(req)
-        };
+        let fut = self.call_in(&cx, req);
         if recording {
-            ResponseFuture::traced(fut, cx, config.clone())
+            ResponseFuture::traced(fut, cx, self.config.clone())
         } else {
-            ResponseFuture::unsampled(fut, cx, trace_id, config)
+            ResponseFuture::unsampled(fut, cx, trace_id, self.config.as_ref())
         }
+    }
+}
+
+#[cfg(all(test, feature = "axum"))]
+mod tests {
+    use super::call_is_lazy;
+
+    #[test]
+    fn axum_routes_are_called_without_entering_the_context() {
+        assert!(call_is_lazy::<axum::routing::Route>());
+        // a router is not a route; nor is anything else
+        assert!(!call_is_lazy::<axum::Router>());
+        assert!(!call_is_lazy::<tower::util::BoxCloneSyncService<(), (), ()>>());
     }
 }

@@ -746,3 +746,84 @@ async fn axum_body_mode_keeps_spans_context_and_bodies() {
         assert!(spans.is_empty(), "{t}: {spans:?}");
     }
 }
+
+/// A layer whose service notes the trace current when its `call` runs (before any polling), as a
+/// middleware that logs in `call` would see it.
+#[derive(Clone)]
+struct NoteCallContext(std::sync::Arc<std::sync::Mutex<Vec<TraceId>>>);
+
+impl<S> tower::Layer<S> for NoteCallContext {
+    type Service = NoteCallContextService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        NoteCallContextService(inner, self.0.clone())
+    }
+}
+
+#[derive(Clone)]
+struct NoteCallContextService<S>(S, std::sync::Arc<std::sync::Mutex<Vec<TraceId>>>);
+
+impl<S: tower::Service<Request<Body>>> tower::Service<Request<Body>> for NoteCallContextService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+    fn call(&mut self, req: Request<Body>) -> S::Future {
+        let current = Context::current().span().span_context().trace_id();
+        self.1.lock().unwrap().push(current);
+        self.0.call(req)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_inside_the_layer_are_called_in_the_request_context() {
+    use tower::ServiceExt;
+    let pipeline = install();
+    let noted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // under axum: a layer added before this one runs inside the route this layer wraps
+    let addr = serve(
+        routes()
+            .layer(NoteCallContext(noted.clone()))
+            .layer(TraceLayer::new()),
+    )
+    .await;
+    for tp in [
+        traceparent(),
+        // not sampled: the caller's context is current all the same
+        "00-55555555555555555555555555555555-6666666666666666-00".to_string(),
+    ] {
+        let reply = get_under(addr, "/whoami", &tp).await;
+        let tid = reply.trace_id();
+        assert_eq!(
+            noted.lock().unwrap().pop(),
+            Some(tid),
+            "the inner layer's call saw the request's trace"
+        );
+        assert!(String::from_utf8_lossy(&reply.body).starts_with(&tid.to_string()));
+    }
+    pipeline.wait_for_spans(TraceId::from_hex(PARENT_TRACE).unwrap(), 1);
+
+    // any other service: its `call` itself runs in the request's context
+    let svc = tower::Layer::layer(
+        &NoteCallContext(noted.clone()),
+        tower::service_fn(|_req: Request<Body>| async {
+            Ok::<_, Infallible>(http::Response::new(Body::empty()))
+        }),
+    );
+    let svc = tower::Layer::layer(&TraceLayer::new(), svc);
+    let req = Request::get("/plain")
+        .header(
+            "traceparent",
+            "00-77777777777777777777777777777777-1111111111111111-01",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    let tid = TraceId::from_hex("77777777777777777777777777777777").unwrap();
+    assert_eq!(res.headers()["x-trace-id"], tid.to_string().as_str());
+    assert_eq!(noted.lock().unwrap().pop(), Some(tid));
+}
