@@ -200,6 +200,22 @@ declare! {
 
 }
 
+/// Appending an attribute the way the schemas do: `attrs.push_attr(|| URL_PATH.kv(path))`.
+pub(crate) trait PushAttr {
+    /// Appends the attribute `make` builds. The vector makes room first and `make` runs after,
+    /// so the attribute is written straight into the vector's memory: pushed whole, it is built
+    /// on the stack and copied, and the copy's wide loads over the narrow stores that built it
+    /// stall.
+    fn push_attr(&mut self, make: impl FnOnce() -> KeyValue);
+}
+
+impl PushAttr for Vec<KeyValue> {
+    #[inline(always)]
+    fn push_attr(&mut self, make: impl FnOnce() -> KeyValue) {
+        self.extend(std::iter::once_with(make));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

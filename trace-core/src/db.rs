@@ -7,6 +7,7 @@
 //! `db.response.affected_rows`, `db.redis.cache_hit`) or the failure (`db.response.status_code`,
 //! `error.type`, status Error).
 
+use crate::attributes::PushAttr;
 use std::borrow::Cow;
 
 use opentelemetry::trace::{Span, SpanKind};
@@ -103,12 +104,12 @@ pub fn start_with(
     let head = || {
         let mut op = describe();
         let mut a: Vec<KeyValue> = crate::recording::attribute_vec(12);
-        a.push(DB_SYSTEM_NAME.kv(target.system));
+        a.push_attr(|| DB_SYSTEM_NAME.kv(target.system));
         if let Some(o) = op.operation.take() {
-            a.push(DB_OPERATION_NAME.kv(o));
+            a.push_attr(|| DB_OPERATION_NAME.kv(o));
         }
         if let Some(c) = op.collection.take() {
-            a.push(DB_COLLECTION_NAME.kv(c));
+            a.push_attr(|| DB_COLLECTION_NAME.kv(c));
         }
         let name = std::mem::take(&mut op.name);
         *described.borrow_mut() = Some(op);
@@ -119,22 +120,22 @@ pub fn start_with(
             return;
         };
         if let Some(ns) = namespace.or_else(|| target.namespace.clone()) {
-            a.push(DB_NAMESPACE.kv(ns));
+            a.push_attr(|| DB_NAMESPACE.kv(ns));
         }
         if let Some(h) = &target.server_address {
-            a.push(SERVER_ADDRESS.kv(h.clone()));
+            a.push_attr(|| SERVER_ADDRESS.kv(h.clone()));
         }
         if let Some(p) = target.server_port {
-            a.push(SERVER_PORT.kv(i64::from(p)));
+            a.push_attr(|| SERVER_PORT.kv(i64::from(p)));
         }
         if let Some(t) = op.query_text {
-            a.push(DB_QUERY_TEXT.kv(t));
+            a.push_attr(|| DB_QUERY_TEXT.kv(t));
         }
         if let Some(s) = op.summary {
-            a.push(DB_QUERY_SUMMARY.kv(s));
+            a.push_attr(|| DB_QUERY_SUMMARY.kv(s));
         }
         if let Some(b) = op.batch_size.filter(|b| *b >= 2) {
-            a.push(DB_OPERATION_BATCH_SIZE.kv(b as i64));
+            a.push_attr(|| DB_OPERATION_BATCH_SIZE.kv(b as i64));
         }
         a.extend_from_slice(crate::context_attributes::of(parent));
     })

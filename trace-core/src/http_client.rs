@@ -6,6 +6,7 @@
 //! `http.response.status_code`, `error.type`. Status rule: 4xx and 5xx are errors, as are transport
 //! failures.
 
+use crate::attributes::PushAttr;
 use std::borrow::Cow;
 
 use http::{HeaderMap, Method, StatusCode, Version};
@@ -97,24 +98,26 @@ impl HttpClientSchema {
         let head = || {
             let name = name_for(&method, req.template);
             let mut attrs = crate::recording::attribute_vec(16);
-            attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
-            attrs.push(SERVER_ADDRESS.kv(host_value(&truncate(req.host))));
+            attrs.push_attr(|| HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
+            attrs.push_attr(|| SERVER_ADDRESS.kv(host_value(&truncate(req.host))));
             if let Some(p) = req.port {
-                attrs.push(SERVER_PORT.kv(i64::from(p)));
+                attrs.push_attr(|| SERVER_PORT.kv(i64::from(p)));
             }
             (name, attrs)
         };
         tracer.start(SpanKind::Client, parent, Vec::new(), head, |a| {
             if let Some(orig) = method.original.clone() {
-                a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
+                a.push_attr(|| HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
             }
-            a.push(URL_FULL.kv(truncate(&self.url_redaction.redact_url(req.url)).into_owned()));
-            a.push(URL_SCHEME.kv(scheme_value(req.scheme)));
+            a.push_attr(|| {
+                URL_FULL.kv(truncate(&self.url_redaction.redact_url(req.url)).into_owned())
+            });
+            a.push_attr(|| URL_SCHEME.kv(scheme_value(req.scheme)));
             if let Some(t) = req.template {
-                a.push(URL_TEMPLATE.kv(route_value(t)));
+                a.push_attr(|| URL_TEMPLATE.kv(route_value(t)));
             }
             if req.resend_count > 0 {
-                a.push(HTTP_REQUEST_RESEND_COUNT.kv(i64::from(req.resend_count)));
+                a.push_attr(|| HTTP_REQUEST_RESEND_COUNT.kv(i64::from(req.resend_count)));
             }
             self.request_headers.capture_into(req.headers, a);
             a.extend_from_slice(crate::context_attributes::of(parent));

@@ -7,6 +7,7 @@
 //! captured headers, then `http.response.status_code` and `error.type`. Status rule: 5xx is an
 //! error, 1xx-4xx are not.
 
+use crate::attributes::PushAttr;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
@@ -180,10 +181,10 @@ impl HttpServerSchema {
             let method = normalize_method(req.method);
             let scheme = self.scheme(req);
             let mut attrs = crate::recording::attribute_vec(20);
-            attrs.push(HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
-            attrs.push(URL_SCHEME.kv(scheme_value(scheme)));
+            attrs.push_attr(|| HTTP_REQUEST_METHOD.kv(method.normalized.clone()));
+            attrs.push_attr(|| URL_SCHEME.kv(scheme_value(scheme)));
             if let Some(r) = req.route {
-                attrs.push(HTTP_ROUTE.kv(route_value(r)));
+                attrs.push_attr(|| HTTP_ROUTE.kv(route_value(r)));
             }
             let name = name_for(&method, req.route);
             found.set(Some((scheme, method.original)));
@@ -207,16 +208,20 @@ impl HttpServerSchema {
         a: &mut Vec<KeyValue>,
     ) {
         if let Some(orig) = method_original {
-            a.push(HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
+            a.push_attr(|| HTTP_REQUEST_METHOD_ORIGINAL.kv(orig));
         }
         let path = req.uri.path();
         // a route without parameters is its own path: the interned route value, no copy
-        a.push(URL_PATH.kv(match req.route {
-            Some(r) if r == path => route_value(r),
-            _ => StringValue::from(truncate(path).into_owned()),
-        }));
+        a.push_attr(|| {
+            URL_PATH.kv(match req.route {
+                Some(r) if r == path => route_value(r),
+                _ => StringValue::from(truncate(path).into_owned()),
+            })
+        });
         if let Some(q) = req.uri.query() {
-            a.push(URL_QUERY.kv(truncate(&self.url_redaction.redact_query(q)).into_owned()));
+            a.push_attr(|| {
+                URL_QUERY.kv(truncate(&self.url_redaction.redact_query(q)).into_owned())
+            });
         }
         let found = AddressHeaders::of(req.headers);
         let host = found
@@ -229,9 +234,9 @@ impl HttpServerSchema {
             let h = h.bytes().position(|b| b == b',').map_or(h, |i| &h[..i]);
             let (addr, port) = split_host_port(h);
             if !addr.is_empty() {
-                a.push(SERVER_ADDRESS.kv(host_value(&truncate(addr))));
+                a.push_attr(|| SERVER_ADDRESS.kv(host_value(&truncate(addr))));
                 if let Some(p) = port.or_else(|| default_port(scheme)) {
-                    a.push(SERVER_PORT.kv(i64::from(p)));
+                    a.push_attr(|| SERVER_PORT.kv(i64::from(p)));
                 }
             }
         }
@@ -252,19 +257,19 @@ impl HttpServerSchema {
         };
         let peer_ip = req.peer.map(|p| ip_value(p.ip()));
         match (forwarded_client, &peer_ip) {
-            (Some(c), _) => a.push(CLIENT_ADDRESS.kv(truncate(c).into_owned())),
-            (None, Some(ip)) => a.push(CLIENT_ADDRESS.kv(ip.clone())),
+            (Some(c), _) => a.push_attr(|| CLIENT_ADDRESS.kv(truncate(c).into_owned())),
+            (None, Some(ip)) => a.push_attr(|| CLIENT_ADDRESS.kv(ip.clone())),
             _ => {}
         }
         if let (Some(p), Some(ip)) = (req.peer, peer_ip) {
-            a.push(NETWORK_PEER_ADDRESS.kv(ip));
-            a.push(NETWORK_PEER_PORT.kv(i64::from(p.port())));
+            a.push_attr(|| NETWORK_PEER_ADDRESS.kv(ip));
+            a.push_attr(|| NETWORK_PEER_PORT.kv(i64::from(p.port())));
         }
         if let Some(v) = protocol_version(req.version) {
-            a.push(NETWORK_PROTOCOL_VERSION.kv(v));
+            a.push_attr(|| NETWORK_PROTOCOL_VERSION.kv(v));
         }
         if let Some(ua) = found.user_agent {
-            a.push(USER_AGENT_ORIGINAL.kv(user_agent_value(&truncate(ua))));
+            a.push_attr(|| USER_AGENT_ORIGINAL.kv(user_agent_value(&truncate(ua))));
         }
         self.request_headers.capture_into(req.headers, a);
         a.extend_from_slice(crate::context_attributes::of(parent));
