@@ -7,19 +7,19 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: `paired server` in session 10 (2026-11-30), medians of the five runs of the
-    # staged-queue build; tower-http's layer from that session's criterion run
-    ("server: tower-trace, sampled", 1.16, True),
-    ("server: axum-tracing-opentelemetry", 4.86, False),
-    ("server: tower-http TraceLayer + bridge", 7.45, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.41, True),
+    # server: `paired server 500` in session 11 (2026-11-30), medians of the three runs at the
+    # end of the session; tower-http's layer from that session's criterion run
+    ("server: tower-trace, sampled", 1.04, True),
+    ("server: axum-tracing-opentelemetry", 3.83, False),
+    ("server: tower-http TraceLayer + bridge", 4.07, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.43, True),
     # SQL: the interleaved runner (`paired`), session 7 (session 9's run: within noise of bare)
     ("SQL (PostgreSQL): sqlx-trace", 5.35, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    # Redis and the client: `paired`, session 10, medians of three runs (Redis +2.25 us on a
-    # 37-40 us GET; the client with its server on the same thread, +2.32 us on 17-19 us)
+    # Redis and the client: `paired`, session 11 (Redis +2.1 / +2.4 us on a 63-65 us GET; the
+    # client with its server on the same thread, +1.93 us of CPU on 25 us)
     ("Redis GET: redis-trace", 2.25, True),
-    ("HTTP client (same thread): reqwest-trace", 2.32, True),
+    ("HTTP client (same thread): reqwest-trace", 1.93, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
