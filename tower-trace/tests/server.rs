@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::Context;
 use tower_trace::TraceLayer;
 use trace_core::testing::{install, SpanDataExt};
@@ -747,10 +747,10 @@ async fn axum_body_mode_keeps_spans_context_and_bodies() {
     }
 }
 
-/// A layer whose service notes the trace current when its `call` runs (before any polling), as a
-/// middleware that logs in `call` would see it.
+/// A layer whose service notes the span context current when its `call` runs (before any
+/// polling), as a middleware that logs in `call` would see it.
 #[derive(Clone)]
-struct NoteCallContext(std::sync::Arc<std::sync::Mutex<Vec<TraceId>>>);
+struct NoteCallContext(std::sync::Arc<std::sync::Mutex<Vec<SpanContext>>>);
 
 impl<S> tower::Layer<S> for NoteCallContext {
     type Service = NoteCallContextService<S>;
@@ -760,7 +760,7 @@ impl<S> tower::Layer<S> for NoteCallContext {
 }
 
 #[derive(Clone)]
-struct NoteCallContextService<S>(S, std::sync::Arc<std::sync::Mutex<Vec<TraceId>>>);
+struct NoteCallContextService<S>(S, std::sync::Arc<std::sync::Mutex<Vec<SpanContext>>>);
 
 impl<S: tower::Service<Request<Body>>> tower::Service<Request<Body>> for NoteCallContextService<S> {
     type Response = S::Response;
@@ -773,7 +773,7 @@ impl<S: tower::Service<Request<Body>>> tower::Service<Request<Body>> for NoteCal
         self.0.poll_ready(cx)
     }
     fn call(&mut self, req: Request<Body>) -> S::Future {
-        let current = Context::current().span().span_context().trace_id();
+        let current = Context::current().span().span_context().clone();
         self.1.lock().unwrap().push(current);
         self.0.call(req)
     }
@@ -784,30 +784,38 @@ async fn services_inside_the_layer_are_called_in_the_request_context() {
     use tower::ServiceExt;
     let pipeline = install();
     let noted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    // under axum: a layer added before this one runs inside the route this layer wraps
+    let noted_last = || noted.lock().unwrap().pop().expect("the inner call ran");
+    // under axum: a layer added before this one runs inside the route this layer wraps, in the
+    // server span's context
     let addr = serve(
         routes()
             .layer(NoteCallContext(noted.clone()))
             .layer(TraceLayer::new()),
     )
     .await;
-    for tp in [
-        traceparent(),
-        // not sampled: the caller's context is current all the same
-        "00-55555555555555555555555555555555-6666666666666666-00".to_string(),
-    ] {
-        let reply = get_under(addr, "/whoami", &tp).await;
-        let tid = reply.trace_id();
-        assert_eq!(
-            noted.lock().unwrap().pop(),
-            Some(tid),
-            "the inner layer's call saw the request's trace"
-        );
-        assert!(String::from_utf8_lossy(&reply.body).starts_with(&tid.to_string()));
-    }
-    pipeline.wait_for_spans(TraceId::from_hex(PARENT_TRACE).unwrap(), 1);
+    let reply = get_under(
+        addr,
+        "/whoami",
+        "00-abababababababababababababababab-1111111111111111-01",
+    )
+    .await;
+    let seen = noted_last();
+    let trace = pipeline.wait_for_spans(reply.trace_id(), 1);
+    let server = trace.span("GET /whoami");
+    assert_eq!(seen.trace_id(), server.span_context.trace_id());
+    assert_eq!(seen.span_id(), server.span_context.span_id());
+    // not sampled: the caller's context is current all the same
+    let reply = get_under(
+        addr,
+        "/whoami",
+        "00-55555555555555555555555555555555-6666666666666666-00",
+    )
+    .await;
+    let seen = noted_last();
+    assert_eq!(seen.trace_id(), reply.trace_id());
+    assert!(!seen.is_sampled());
 
-    // any other service: its `call` itself runs in the request's context
+    // any other service: its `call` itself runs in the server span's context
     let svc = tower::Layer::layer(
         &NoteCallContext(noted.clone()),
         tower::service_fn(|_req: Request<Body>| async {
@@ -818,12 +826,16 @@ async fn services_inside_the_layer_are_called_in_the_request_context() {
     let req = Request::get("/plain")
         .header(
             "traceparent",
-            "00-77777777777777777777777777777777-1111111111111111-01",
+            "00-cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd-1111111111111111-01",
         )
         .body(Body::empty())
         .unwrap();
     let res = svc.oneshot(req).await.unwrap();
-    let tid = TraceId::from_hex("77777777777777777777777777777777").unwrap();
+    let tid = TraceId::from_hex("cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd").unwrap();
     assert_eq!(res.headers()["x-trace-id"], tid.to_string().as_str());
-    assert_eq!(noted.lock().unwrap().pop(), Some(tid));
+    // (the span ends with the response body)
+    drop(res);
+    let seen = noted_last();
+    let trace = pipeline.wait_for_spans(tid, 1);
+    assert_eq!(seen.span_id(), trace.span("GET").span_context.span_id());
 }
