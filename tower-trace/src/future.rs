@@ -52,27 +52,43 @@ pin_project! {
 }
 
 impl<F, M> ResponseFuture<F, M> {
-    pub(crate) fn traced(inner: F, cx: Context, config: Arc<Config>) -> Self {
+    // Each constructor takes the inner future's maker, not the future: made inside the struct
+    // expression, the future (which holds the request until its first poll) is written where
+    // the response future goes instead of being built aside and copied in.
+
+    #[inline(always)]
+    pub(crate) fn traced(
+        cx: Context,
+        config: Arc<Config>,
+        inner: impl FnOnce(&Context) -> F,
+    ) -> Self {
         Self {
-            inner,
+            inner: inner(&cx),
             cx: Some(cx),
             kind: Kind::Traced(config),
             mode: PhantomData,
         }
     }
 
-    pub(crate) fn unsampled(inner: F, cx: Context, trace_id: TraceId, config: &Config) -> Self {
+    #[inline(always)]
+    pub(crate) fn unsampled(
+        cx: Context,
+        trace_id: TraceId,
+        header: Option<HeaderName>,
+        inner: impl FnOnce(&Context) -> F,
+    ) -> Self {
         Self {
-            inner,
+            inner: inner(&cx),
             cx: Some(cx),
-            kind: Kind::Unsampled(config.trace_id_header.clone(), trace_id),
+            kind: Kind::Unsampled(header, trace_id),
             mode: PhantomData,
         }
     }
 
-    pub(crate) fn untraced(inner: F, cx: Context) -> Self {
+    #[inline(always)]
+    pub(crate) fn untraced(cx: Context, inner: impl FnOnce(&Context) -> F) -> Self {
         Self {
-            inner,
+            inner: inner(&cx),
             cx: Some(cx),
             kind: Kind::Untraced,
             mode: PhantomData,

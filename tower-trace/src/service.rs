@@ -153,8 +153,7 @@ where
 
         if config.is_excluded(key) {
             let cx = if public { Context::new() } else { remote };
-            let fut = self.call_in(&cx, req);
-            return ResponseFuture::untraced(fut, cx);
+            return ResponseFuture::untraced(cx, |cx| self.call_in(cx, req));
         }
 
         let (parent, links) = if public {
@@ -182,8 +181,8 @@ where
             if !sampling::keep(&parent, ratio) {
                 let cx = sampling::unsampled(&parent);
                 let trace_id = cx.span().span_context().trace_id();
-                let fut = self.call_in(&cx, req);
-                return ResponseFuture::unsampled(fut, cx, trace_id, self.config.as_ref());
+                let header = self.config.trace_id_header.clone();
+                return ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req));
             }
         }
 
@@ -192,8 +191,8 @@ where
             // (Without a caller there is no trace id yet: the tracer makes one below, so logs
             // and x-trace-id still have it.)
             let trace_id = parent.span().span_context().trace_id();
-            let fut = self.call_in(&parent, req);
-            return ResponseFuture::unsampled(fut, parent, trace_id, self.config.as_ref());
+            let header = self.config.trace_id_header.clone();
+            return ResponseFuture::unsampled(parent, trace_id, header, |cx| self.call_in(cx, req));
         }
 
         let span = config.schema.start(
@@ -205,11 +204,12 @@ where
         let recording = span.is_recording();
         let trace_id = span.span_context().trace_id();
         let cx = span.into_context(&parent);
-        let fut = self.call_in(&cx, req);
         if recording {
-            ResponseFuture::traced(fut, cx, self.config.clone())
+            let config = self.config.clone();
+            ResponseFuture::traced(cx, config, |cx| self.call_in(cx, req))
         } else {
-            ResponseFuture::unsampled(fut, cx, trace_id, self.config.as_ref())
+            let header = self.config.trace_id_header.clone();
+            ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req))
         }
     }
 }
