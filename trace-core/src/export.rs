@@ -758,12 +758,19 @@ impl SpanQueue {
 
     /// Queues a finished span; never blocks. A full queue drops it and counts the drop.
     pub(crate) fn push(&self, span: Finished) {
+        self.push_with(move || span);
+    }
+
+    /// [`push`](Self::push) of the span `make` returns, made where it is stored (a span moved
+    /// out of its box is written once, into the stage, not copied on the way).
+    #[inline]
+    pub(crate) fn push_with(&self, make: impl FnOnce() -> Finished) {
         let s = &self.shared;
         if s.stage_size == 1 {
-            return self.hand_over(Handoff::One(span));
+            return self.hand_over(Handoff::One(make()));
         }
         // staged on this thread; a full stage is handed over whole
-        let mut span = Some(span);
+        let mut make = Some(make);
         let staged = STAGES.try_with(|stages| {
             let mut stages = stages.try_borrow_mut().ok()?;
             let i = match stages.iter().position(|(id, _)| *id == s.id) {
@@ -776,7 +783,7 @@ impl SpanQueue {
                     });
                     let mut registry = s.stages.lock().ok()?;
                     if registry.closed {
-                        span.take();
+                        make.take();
                         return Some(None);
                     }
                     registry.stages.push(stage.clone());
@@ -786,7 +793,7 @@ impl SpanQueue {
                 }
             };
             let mut st = stages[i].1.state.lock().ok()?;
-            let span = span.take()?;
+            let make = make.take()?;
             if st.closed {
                 return Some(None);
             }
@@ -796,15 +803,15 @@ impl SpanQueue {
                     .pop()
                     .unwrap_or_else(|| Vec::with_capacity(s.stage_size));
             }
-            st.spans.push(span);
+            st.spans.extend(std::iter::once_with(make));
             Some((st.spans.len() >= s.stage_size).then(|| std::mem::take(&mut st.spans)))
         });
         if let Ok(Some(Some(full))) = staged {
             self.hand_over(Handoff::Batch(full));
-        } else if let Some(span) = span {
+        } else if let Some(make) = make {
             // no stage (this thread's locals are being torn down, or a span ended while its
             // own stage was busy): straight to the channel
-            self.hand_over(Handoff::One(span));
+            self.hand_over(Handoff::One(make()));
         }
     }
 

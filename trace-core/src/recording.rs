@@ -353,7 +353,7 @@ impl opentelemetry::trace::Span for RecordingSpan {
             // (the start came from this process's anchored clock, the end maybe from another
             // thread's anchor or the caller: never before the start)
             d.end = timestamp.max(d.start);
-            self.queue.push(Finished::Recorded(*d));
+            self.queue.push_with(move || Finished::Recorded(*d));
         }
     }
 }
@@ -362,7 +362,7 @@ impl Drop for RecordingSpan {
     fn drop(&mut self) {
         if let Some(mut d) = self.data.take() {
             d.end = crate::clock::now().max(d.start);
-            self.queue.push(Finished::Recorded(*d));
+            self.queue.push_with(move || Finished::Recorded(*d));
         }
     }
 }
