@@ -7,19 +7,19 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: `paired server 500` in session 11 (2026-11-30), medians of the three runs at the
-    # end of the session; tower-http's layer from that session's criterion run
-    ("server: tower-trace, sampled", 1.04, True),
-    ("server: axum-tracing-opentelemetry", 3.83, False),
+    # server: `paired server 500` in session 11 (2026-11-30), medians of the three runs of the
+    # final build; tower-http's layer from that session's criterion run
+    ("server: tower-trace, sampled", 0.98, True),
+    ("server: axum-tracing-opentelemetry", 3.76, False),
     ("server: tower-http TraceLayer + bridge", 4.07, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.43, True),
+    ("server: tower-trace, not sampled (flag 00)", 0.42, True),
     # SQL: the interleaved runner (`paired`), session 7 (session 9's run: within noise of bare)
     ("SQL (PostgreSQL): sqlx-trace", 5.35, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
     # Redis and the client: `paired`, session 11 (Redis +2.1 / +2.4 us on a 63-65 us GET; the
-    # client with its server on the same thread, +1.93 us of CPU on 25 us)
+    # client with its server on the same thread, +1.83 us of CPU on 25 us, final build)
     ("Redis GET: redis-trace", 2.25, True),
-    ("HTTP client (same thread): reqwest-trace", 1.93, True),
+    ("HTTP client (same thread): reqwest-trace", 1.83, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
