@@ -2,7 +2,7 @@
 //! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing (by default
 //! one that does not decode what it takes: `LOAD_RECEIVER=decode` for one that does).
 //!
-//! `load_server <bare|traced|traced-10pct|traced-off|otel-axum> <port> [collector-down]`
+//! `load_server <bare|traced|traced-10pct|traced-off|otel-axum|pass-through|propagate> <port> [collector-down]`
 //!
 //! With `DEMO_SHAPE=1`, `bare` and the `traced*` variants serve the demo-shaped request of
 //! `benches::demo_shape` instead (`GET /req`: a Redis GET and SET, three SQLite selects and an HTTP
@@ -83,6 +83,12 @@ fn main() {
             (_, Some((_, traced))) => traced,
             (_, None) => match variant.as_str() {
                 "bare" => base,
+                // the floors under any layer: one that only passes the request on, and one
+                // that only makes the caller's context current (no span, no response header)
+                "pass-through" => base.layer(tower::util::MapRequestLayer::new(
+                    |r: axum::extract::Request| r,
+                )),
+                "propagate" => base.layer(benches::server_bench::PropagateLayer),
                 "otel-axum" => base
                     .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                     .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
