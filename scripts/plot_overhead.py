@@ -7,19 +7,20 @@ and the tables cannot drift apart silently: `python3 scripts/plot_overhead.py` r
 
 ROWS = [
     # (label, microseconds added, ours?)
-    # server: `paired server 500` in session 11 (2026-11-30), medians of the three runs of the
-    # final build; tower-http's layer from that session's criterion run
-    ("server: tower-trace, sampled", 0.98, True),
-    ("server: axum-tracing-opentelemetry", 3.76, False),
-    ("server: tower-http TraceLayer + bridge", 4.07, False),
-    ("server: tower-trace, not sampled (flag 00)", 0.42, True),
-    # SQL: the interleaved runner (`paired`), session 7 (session 9's run: within noise of bare)
-    ("SQL (PostgreSQL): sqlx-trace", 5.35, True),
+    # server: `paired server 500` in session 12 (2026-11-30), the first of its four runs (its
+    # ratio 0.232, the runs 0.220-0.233); tower-http's layer from that session's two criterion runs
+    ("server: tower-trace, sampled", 0.77, True),
+    ("server: axum-tracing-opentelemetry", 3.27, False),
+    ("server: tower-http TraceLayer + bridge", 3.56, False),
+    ("server: tower-trace, not sampled (flag 00)", 0.31, True),
+    # SQL: the interleaved runner (`paired postgres`), session 12 (+1.68 / +1.84 us on a 173 us
+    # select)
+    ("SQL (PostgreSQL): sqlx-trace", 1.76, True),
     ("SQL (peers.md): sqlx-tracing", 11.00, False),
-    # Redis and the client: `paired`, session 11 (Redis +2.1 / +2.4 us on a 63-65 us GET; the
-    # client with its server on the same thread, +1.83 us of CPU on 25 us, final build)
-    ("Redis GET: redis-trace", 2.25, True),
-    ("HTTP client (same thread): reqwest-trace", 1.83, True),
+    # Redis and the client: `paired`, session 12 (Redis +0.6 to +1.0 us on a 57-63 us GET; the
+    # client with its server on the same thread, +0.72 to +0.89 us of CPU on 19-20 us)
+    ("Redis GET: redis-trace", 0.80, True),
+    ("HTTP client (same thread): reqwest-trace", 0.83, True),
     ("HTTP client (peers.md): reqwest-tracing", 22.50, False),
 ]
 
