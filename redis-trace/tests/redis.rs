@@ -229,6 +229,51 @@ async fn blocking_connection_is_traced_too() {
     cleanup(&p).await;
 }
 
+/// Bytes a caller packs by hand reach `ConnectionLike::req_packed_command` as they are: a
+/// malformed command (here an argument length of `usize::MAX`) must give the caller Redis's own
+/// answer, as the bare connection does, and an error span, never a panic in the adapter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_packed_malformed_commands_get_the_servers_error_unchanged() {
+    install();
+    let packed = format!("*1\r\n${}\r\nGET\r\n", usize::MAX).into_bytes();
+    let bare = {
+        let packed = packed.clone();
+        tokio::task::spawn_blocking(move || {
+            use redis::ConnectionLike;
+            let mut con = redis::Client::open(URL).unwrap().get_connection().unwrap();
+            format!("{:?}", con.req_packed_command(&packed))
+        })
+        .await
+        .unwrap()
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let out = seen.clone();
+    let trace = traced(1, || async move {
+        let cx = Context::current();
+        tokio::task::spawn_blocking(move || {
+            use redis::ConnectionLike;
+            let _g = cx.attach();
+            let client = redis::Client::open(URL).unwrap();
+            let mut con = TracedSyncConnection::new(client.get_connection().unwrap())
+                .with_server("127.0.0.1", 6379);
+            *out.lock().unwrap() = Some(format!("{:?}", con.req_packed_command(&packed)));
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+    // (redis-rs hands the server's error back as a value here; a query turns it into `Err`)
+    assert!(bare.contains("Protocol error"), "{bare}");
+    assert_eq!(seen.lock().unwrap().take().unwrap(), bare);
+    // not one command the adapter can read: the span has the generic name, and the error
+    let span = trace.span("redis");
+    assert!(
+        matches!(span.status, Status::Error { .. }),
+        "{:?}",
+        span.status
+    );
+}
+
 fn spawn_redis(port: u16) -> std::process::Child {
     std::process::Command::new("redis-server")
         .args([

@@ -441,11 +441,13 @@ pub fn parse_packed(mut b: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
             .ok()?
             .parse()
             .ok()?;
-        if rest.len() < len + 2 {
+        // (a length near `usize::MAX` must not wrap)
+        let end = len.checked_add(2)?;
+        if rest.get(len..end)? != b"\r\n" {
             return None;
         }
         args.push(&rest[..len]);
-        b = &rest[len + 2..];
+        b = &rest[end..];
     }
     Some((args, b))
 }
@@ -539,5 +541,20 @@ mod tests {
         assert!(rest.is_empty());
         assert!(parse_packed(b"*2\r\n$3\r\nGE").is_none());
         assert!(parse_packed(b"garbage").is_none());
+    }
+
+    #[test]
+    fn packed_commands_with_impossible_lengths_are_refused() {
+        // found by the fuzzer: a length of usize::MAX wrapped when 2 was added to it
+        let huge = format!("*1\r\n${}\r\nGET\r\n", usize::MAX);
+        assert!(parse_packed(huge.as_bytes()).is_none());
+        let huge = format!("*1\r\n${}\r\nGET\r\n", usize::MAX - 1);
+        assert!(parse_packed(huge.as_bytes()).is_none());
+        // an argument not followed by its CRLF is not a well-formed command
+        assert!(parse_packed(b"*1\r\n$3\r\nGETxx").is_none());
+        assert!(parse_packed(b"*2\r\n$1\r\nab\r\n$1\r\nc\r\n").is_none());
+        // the fuzzer's input itself
+        let found: &[u8] = b"*5605\r\n$0000000000000000000000000000000000000000000000000000000000018446744073709551615\r\n$\x04";
+        assert!(parse_packed(found).is_none());
     }
 }
