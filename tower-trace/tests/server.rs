@@ -72,15 +72,17 @@ async fn get_path(addr: SocketAddr, path: &str) -> Reply {
     .await
 }
 
+/// A GET of `uri` carrying `traceparent`.
+fn get_request(uri: &str, traceparent: &str) -> Request<Body> {
+    Request::get(uri)
+        .header("traceparent", traceparent)
+        .body(Body::empty())
+        .unwrap()
+}
+
 /// A GET whose caller sent `traceparent`.
 async fn get_under(addr: SocketAddr, path: &str, traceparent: &str) -> Reply {
-    send(
-        Request::get(format!("http://{addr}{path}"))
-            .header("traceparent", traceparent)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
+    send(get_request(&format!("http://{addr}{path}"), traceparent)).await
 }
 
 #[tracing::instrument]
@@ -505,13 +507,10 @@ async fn service_error_is_recorded_and_returned_unchanged() {
         Err::<http::Response<Body>, _>(Overloaded)
     });
     let svc = tower::Layer::layer(&TraceLayer::new(), svc);
-    let req = Request::get("/anything")
-        .header(
-            "traceparent",
-            "00-33333333333333333333333333333333-4444444444444444-01",
-        )
-        .body(Body::empty())
-        .unwrap();
+    let req = get_request(
+        "/anything",
+        "00-33333333333333333333333333333333-4444444444444444-01",
+    );
     let err = svc
         .oneshot(req)
         .await
@@ -823,13 +822,10 @@ async fn services_inside_the_layer_are_called_in_the_request_context() {
         }),
     );
     let svc = tower::Layer::layer(&TraceLayer::new(), svc);
-    let req = Request::get("/plain")
-        .header(
-            "traceparent",
-            "00-cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd-1111111111111111-01",
-        )
-        .body(Body::empty())
-        .unwrap();
+    let req = get_request(
+        "/plain",
+        "00-cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd-1111111111111111-01",
+    );
     let res = svc.oneshot(req).await.unwrap();
     let tid = TraceId::from_hex("cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd").unwrap();
     assert_eq!(res.headers()["x-trace-id"], tid.to_string().as_str());
