@@ -1,0 +1,105 @@
+//! What the machine charges for the few operations a not-sampled request is made of, so figures
+//! from different machines can be read side by side (an adapter's overhead moves with these far
+//! more than with its own code).
+//!
+//! `cargo run --release -p benches --example machine_costs [iterations]`
+//!
+//! Prints nanoseconds per operation, each the best of three timed loops (after a warm-up): an
+//! uncontended atomic read-modify-write, `RwLock::read` with its release (what the global
+//! propagator's lock costs), a `Mutex` lock, an `Arc` clone and drop, a 32-byte allocation and its
+//! free, a thread-local access, `Instant::now` and `SystemTime::now`. Single-threaded and
+//! uncontended: the cheapest each can be on this machine.
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime};
+
+thread_local! {
+    static LOCAL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Nanoseconds per call of `f`: the best of three loops of `n` calls, minus an empty loop's.
+fn per_call(n: u64, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        for _ in 0..n / 10 {
+            f();
+        }
+        let start = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / n as f64);
+    }
+    best
+}
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000_000);
+    let empty = per_call(n, || {
+        black_box(());
+    });
+    let atomic = AtomicU64::new(0);
+    let lock = RwLock::new(1u64);
+    let mutex = Mutex::new(1u64);
+    let arc = Arc::new(1u64);
+    let cases: Vec<(&str, f64)> = vec![
+        (
+            "atomic fetch_add",
+            per_call(n, || {
+                black_box(atomic.fetch_add(1, Ordering::AcqRel));
+            }),
+        ),
+        (
+            "RwLock read + release",
+            per_call(n, || {
+                black_box(*lock.read().unwrap_or_else(|e| e.into_inner()));
+            }),
+        ),
+        (
+            "Mutex lock + unlock",
+            per_call(n, || {
+                black_box(*mutex.lock().unwrap_or_else(|e| e.into_inner()));
+            }),
+        ),
+        (
+            "Arc clone + drop",
+            per_call(n, || {
+                black_box(arc.clone());
+            }),
+        ),
+        (
+            "32-byte alloc + free",
+            per_call(n, || {
+                black_box(Box::new(black_box([0u8; 32])));
+            }),
+        ),
+        (
+            "thread-local read + write",
+            per_call(n, || {
+                LOCAL.with(|c| c.set(black_box(c.get() + 1)));
+            }),
+        ),
+        (
+            "Instant::now",
+            per_call(n / 10, || {
+                black_box(Instant::now());
+            }),
+        ),
+        (
+            "SystemTime::now",
+            per_call(n / 10, || {
+                black_box(SystemTime::now());
+            }),
+        ),
+    ];
+    println!("empty loop: {empty:.2} ns per iteration (subtracted below)");
+    for (name, ns) in cases {
+        println!("{name}: {:.1} ns", (ns - empty).max(0.0));
+    }
+}

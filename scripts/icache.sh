@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Instruction fetch per operation: callgrind with its cache model (32 KiB L1i, 64-byte lines)
+# over `adapter_profile <case>`, bare and traced, at N and 2N operations; the difference of the
+# two runs, divided by N, is what one more operation costs on the calling thread (start-up and
+# the export thread left out). On a machine whose L1i misses are dear, the traced side's extra
+# misses, not its extra instructions, predict what a span costs (BENCHMARKS "Session 13").
+# Usage: scripts/icache.sh <sqlite|redis|client> [N]   (Redis on 127.0.0.1:6379 for `redis`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case=${1:?usage: scripts/icache.sh <sqlite|redis|client> [N]}
+n=${2:-4000}
+cargo build --release -q -p benches --example adapter_profile
+bin=${CARGO_TARGET_DIR:-target}/release/examples/adapter_profile
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for mode in bare traced; do
+  for k in 1 2; do
+    valgrind --tool=callgrind --cache-sim=yes --separate-threads=yes \
+      --callgrind-out-file="$out/$mode.$k.%p" "$bin" "$case" "$mode" $((n * k)) >/dev/null 2>&1
+  done
+done
+python3 - "$out" "$n" <<'PY'
+import glob, os, sys
+out, n = sys.argv[1], int(sys.argv[2])
+def totals(mode, k):
+    # the calling thread's file (part 1, thread 1)
+    (f,) = [p for p in glob.glob(os.path.join(out, f"{mode}.{k}.*")) if p.endswith("-01")]
+    for line in open(f):
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        if line.startswith("summary:"):
+            return dict(zip(names, map(int, line.split()[1:])))
+per = {}
+for mode in ("bare", "traced"):
+    one, two = totals(mode, 1), totals(mode, 2)
+    per[mode] = {e: (two[e] - one[e]) / n for e in one}
+keys = ["Ir", "I1mr", "D1mr", "D1mw"]
+print("per operation   " + "  ".join(f"{k:>8}" for k in keys))
+for mode in ("bare", "traced"):
+    print(f"{mode:<15} " + "  ".join(f"{per[mode][k]:8.1f}" for k in keys))
+print(f"{'added':<15} " + "  ".join(f"{per['traced'][k] - per['bare'][k]:8.1f}" for k in keys))
+PY
