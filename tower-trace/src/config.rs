@@ -26,6 +26,13 @@ pub(crate) enum Public {
 }
 
 impl Config {
+    /// No setting reads the route or the caller's baggage: a request the tracer drops whatever it
+    /// holds needs neither looked up.
+    #[inline]
+    pub(crate) fn route_blind(&self) -> bool {
+        self.excluded.is_empty() && self.route_ratios.is_empty() && self.baggage_keys.is_empty()
+    }
+
     pub(crate) fn is_excluded(&self, route_or_path: &str) -> bool {
         !self.excluded.is_empty() && self.excluded.iter().any(|e| **e == *route_or_path)
     }

@@ -115,6 +115,23 @@ fn peer<B>(req: &Request<B>) -> Option<SocketAddr> {
     req.extensions().get::<crate::PeerAddr>().map(|p| p.0)
 }
 
+/// Whether `parent` is a caller's context that says "not sampled".
+#[inline]
+fn caller_unsampled(parent: &Context) -> bool {
+    let span = parent.span();
+    let sc = span.span_context();
+    sc.is_valid() && !sc.is_sampled()
+}
+
+/// Whether the caller's flags alone say the request is not sampled, and the tracer follows
+/// them: its context is then carried as it is. (A caller that says "sampled" to a sampler that
+/// drops the request anyway gets a not-sampled span context from the tracer, so the calls beneath
+/// say "not sampled" too.)
+#[inline]
+fn caller_drops(config: &Config, parent: &Context) -> bool {
+    caller_unsampled(parent) && config.tracer.drops_under(parent)
+}
+
 fn decide_public<B>(f: &crate::config::PublicEndpointFn, req: Request<B>) -> (bool, Request<B>) {
     let (parts, body) = req.into_parts();
     let p = f(&parts);
@@ -148,6 +165,35 @@ where
             }
         };
         let remote = extract_from_headers(req.headers());
+        if !public && config.route_blind() && config.tracer.drops_under(&remote) {
+            // Not sampled whatever the request holds (the caller's flags say so, or the sampler
+            // keeps no root), and no setting reads the route or the baggage: neither the route
+            // nor the peer is looked up.
+            let cx = if caller_unsampled(&remote) {
+                // the caller's context as it is
+                remote
+            } else {
+                // a root, or a caller whose "sampled" this sampler overrules: the tracer makes
+                // the not-sampled span context (its trace id for the logs and `x-trace-id`, flags
+                // 00 for the calls beneath); the request's parts are not read, the span is
+                // dropped before that
+                let parts = IncomingRequest::from_request(&req, None, None);
+                let span = config
+                    .schema
+                    .start(&config.tracer, &parts, &remote, Vec::new());
+                if span.is_recording() {
+                    // (a pipeline registered between the two looks at the tracer: a span
+                    // without its route, ended and exported all the same)
+                    let cx = span.into_context(&remote);
+                    let config = self.config.clone();
+                    return ResponseFuture::traced(cx, config, |cx| self.call_in(cx, req));
+                }
+                span.into_context(&remote)
+            };
+            let trace_id = cx.span().span_context().trace_id();
+            let header = self.config.trace_id_header.clone();
+            return ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req));
+        }
         let matched = route(&req);
         let key = matched.unwrap_or_else(|| req.uri().path());
 
@@ -186,7 +232,7 @@ where
             }
         }
 
-        if parent.span().span_context().is_valid() && config.tracer.drops_under(&parent) {
+        if caller_drops(config, &parent) {
             // Not sampled, known from the caller's flags alone: carry its context as it is.
             // (Without a caller there is no trace id yet: the tracer makes one below, so logs
             // and x-trace-id still have it.)

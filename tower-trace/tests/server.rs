@@ -232,9 +232,12 @@ async fn excluded_route_has_no_span_but_passes_context() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let tid = TraceId::from_hex("11111111111111111111111111111111").unwrap();
     assert!(pipeline.trace(tid).spans.is_empty());
+    // (this server's spans only: other tests here export `GET /whoami` spans of their own)
+    let port = opentelemetry::Value::I64(i64::from(addr.port()));
     assert!(pipeline
         .all_spans()
         .iter()
+        .filter(|s| s.attr("server.port") == Some(&port))
         .all(|s| s.name != "GET /health" && s.name != "GET /whoami"));
 }
 
@@ -834,4 +837,127 @@ async fn services_inside_the_layer_are_called_in_the_request_context() {
     let seen = noted_last();
     let trace = pipeline.wait_for_spans(tid, 1);
     assert_eq!(seen.span_id(), trace.span("GET").span_context.span_id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_does_not_sample_gets_no_span_whatever_the_settings() {
+    let pipeline = install();
+    // the default settings (nothing reads the route: the caller's flags are acted on first) and
+    // settings that read the route and the baggage (the request goes the whole way round)
+    let layers = [
+        ("default", TraceLayer::new()),
+        (
+            "per-route settings",
+            TraceLayer::new()
+                .exclude("/health")
+                .sample_route("/users/{id}", 0.5)
+                .baggage_attributes(["tenant.id"]),
+        ),
+    ];
+    for (i, (what, layer)) in layers.into_iter().enumerate() {
+        let addr = serve(routes().layer(layer)).await;
+        let tid = format!(
+            "{:032x}",
+            0x0dd0_0000_0000_0000_0000_0000_0000_0000u128 + i as u128
+        );
+        let req = Request::get(format!("http://{addr}/whoami"))
+            .header("traceparent", format!("00-{tid}-1212121212121212-00"))
+            .header("baggage", "tenant.id=acme")
+            .body(Body::empty())
+            .unwrap();
+        let reply = send(req).await;
+        assert_eq!(reply.status, StatusCode::OK, "{what}");
+        // the caller's trace id comes back, and the handler runs in the caller's trace, not
+        // sampled (so nothing beneath it records either)
+        assert_eq!(reply.trace_id().to_string(), tid, "{what}");
+        assert_eq!(
+            std::str::from_utf8(&reply.body).unwrap(),
+            format!("{tid}:false"),
+            "{what}"
+        );
+        // a sampled request through the same layer is exported: the pipeline is live (another
+        // route: a test beside this one checks that no `/whoami` span is ever exported)
+        let other = format!(
+            "{:032x}",
+            0x0dd1_0000_0000_0000_0000_0000_0000_0000u128 + i as u128
+        );
+        let sampled = get_under(addr, "/missing", &format!("00-{other}-1212121212121212-01")).await;
+        pipeline.wait_for_spans(sampled.trace_id(), 1);
+        let spans = pipeline.trace(TraceId::from_hex(&tid).unwrap()).spans;
+        assert!(spans.is_empty(), "{what}: {spans:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampler_that_keeps_no_root_still_gives_each_request_a_trace_id() {
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider};
+    use trace_core::tracer::{KnownSampler, RootSampler, Tracer};
+    install();
+    // `traceidratio` 0 and `parentbased_always_off`, each with the default settings (the request
+    // is known dropped before its route is read) and with per-route settings (the whole way)
+    for (known, sdk) in [
+        (
+            KnownSampler::TraceIdRatio(0.0),
+            Sampler::TraceIdRatioBased(0.0),
+        ),
+        (
+            KnownSampler::ParentBased(RootSampler::AlwaysOff),
+            Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        ),
+    ] {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_sampler(sdk)
+            .build();
+        let tracer = || Tracer::from_provider("tower-trace", &provider, Some(known));
+        for (what, layer) in [
+            ("default", TraceLayer::new().with_tracer(tracer())),
+            (
+                "per-route settings",
+                TraceLayer::new().with_tracer(tracer()).exclude("/health"),
+            ),
+        ] {
+            let addr = serve(routes().layer(layer)).await;
+            let reply = get_path(addr, "/whoami").await;
+            assert_eq!(reply.status, StatusCode::OK, "{known:?} {what}");
+            // a trace id of its own, current in the handler (for its logs and calls), not
+            // sampled, and returned in `x-trace-id`
+            let tid = reply.trace_id();
+            assert_ne!(tid, TraceId::INVALID, "{known:?} {what}");
+            assert_eq!(
+                std::str::from_utf8(&reply.body).unwrap(),
+                format!("{tid}:false"),
+                "{known:?} {what}"
+            );
+            // a caller that samples: kept under `parentbased_always_off`; under `traceidratio` 0
+            // dropped all the same, and the handler (and the calls beneath it) then see the
+            // caller's trace not sampled, not the caller's "sampled"
+            let caller = TraceId::from(0x5eed_u128 << 64 | tid_low(tid));
+            let reply =
+                get_under(addr, "/whoami", &format!("00-{caller}-1212121212121212-01")).await;
+            let kept = matches!(known, KnownSampler::ParentBased(_));
+            assert_eq!(reply.trace_id(), caller, "{known:?} {what}");
+            assert_eq!(
+                std::str::from_utf8(&reply.body).unwrap(),
+                format!("{caller}:{kept}"),
+                "{known:?} {what}"
+            );
+        }
+        provider.force_flush().unwrap();
+        let spans = exporter.get_finished_spans().unwrap();
+        // only the two sampled callers under `parentbased_always_off` made spans
+        let expected = if matches!(known, KnownSampler::ParentBased(_)) {
+            2
+        } else {
+            0
+        };
+        assert_eq!(spans.len(), expected, "{known:?}: {spans:?}");
+        assert!(spans.iter().all(|s| s.name == "GET /whoami"));
+    }
+}
+
+/// The low 64 bits of a trace id, to make distinct caller ids from it.
+fn tid_low(tid: TraceId) -> u128 {
+    u128::from_be_bytes(tid.to_bytes()) & u128::from(u64::MAX)
 }
