@@ -10,6 +10,7 @@ use opentelemetry::Context;
 use tower_service::Service;
 use trace_core::http_server::IncomingRequest;
 use trace_core::propagation::extract_from_headers;
+use trace_core::tracer::SpanHandle;
 
 use std::marker::PhantomData;
 
@@ -74,6 +75,41 @@ impl<S, M> TraceService<S, M> {
             self.inner.call(req)
         }
     }
+
+    /// The response future of a request whose server span the tracer has opened (recording or
+    /// not) under `parent`.
+    #[inline(always)]
+    fn call_spanned<R>(
+        &mut self,
+        span: SpanHandle,
+        parent: &Context,
+        req: R,
+    ) -> ResponseFuture<S::Future, M>
+    where
+        S: Service<R>,
+    {
+        // (asked of the span itself: through the context it would take the span's lock)
+        let recording = span.is_recording();
+        let cx = span.into_context(parent);
+        if recording {
+            let config = self.config.clone();
+            ResponseFuture::traced(cx, config, |cx| self.call_in(cx, req))
+        } else {
+            self.call_unsampled(cx, req)
+        }
+    }
+
+    /// The response future of a request that is not sampled: `inner` called in `cx`, the trace
+    /// id to write back taken from it.
+    #[inline(always)]
+    fn call_unsampled<R>(&mut self, cx: Context, req: R) -> ResponseFuture<S::Future, M>
+    where
+        S: Service<R>,
+    {
+        let trace_id = cx.span().span_context().trace_id();
+        let header = self.config.trace_id_header.clone();
+        ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req))
+    }
 }
 
 /// Whether `S::call` is known to run none of the application's code: axum's `Route`, the service
@@ -124,9 +160,7 @@ fn caller_unsampled(parent: &Context) -> bool {
 }
 
 /// Whether the caller's flags alone say the request is not sampled, and the tracer follows
-/// them: its context is then carried as it is. (A caller that says "sampled" to a sampler that
-/// drops the request anyway gets a not-sampled span context from the tracer, so the calls beneath
-/// say "not sampled" too.)
+/// them: its context is then carried as it is.
 #[inline]
 fn caller_drops(config: &Config, parent: &Context) -> bool {
     caller_unsampled(parent) && config.tracer.drops_under(parent)
@@ -169,30 +203,18 @@ where
             // Not sampled whatever the request holds (the caller's flags say so, or the sampler
             // keeps no root), and no setting reads the route or the baggage: neither the route
             // nor the peer is looked up.
-            let cx = if caller_unsampled(&remote) {
+            if caller_unsampled(&remote) {
                 // the caller's context as it is
-                remote
-            } else {
-                // a root, or a caller whose "sampled" this sampler overrules: the tracer makes
-                // the not-sampled span context (its trace id for the logs and `x-trace-id`, flags
-                // 00 for the calls beneath); the request's parts are not read, the span is
-                // dropped before that
-                let parts = IncomingRequest::from_request(&req, None, None);
-                let span = config
-                    .schema
-                    .start(&config.tracer, &parts, &remote, Vec::new());
-                if span.is_recording() {
-                    // (a pipeline registered between the two looks at the tracer: a span
-                    // without its route, ended and exported all the same)
-                    let cx = span.into_context(&remote);
-                    let config = self.config.clone();
-                    return ResponseFuture::traced(cx, config, |cx| self.call_in(cx, req));
-                }
-                span.into_context(&remote)
-            };
-            let trace_id = cx.span().span_context().trace_id();
-            let header = self.config.trace_id_header.clone();
-            return ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req));
+                return self.call_unsampled(remote, req);
+            }
+            // a root, or a caller whose "sampled" this sampler overrules: the tracer makes the
+            // not-sampled span context (its trace id for the logs and `x-trace-id`, flags 00 for
+            // the calls beneath); the request's parts are not read, the span is dropped first
+            let parts = IncomingRequest::from_request(&req, None, None);
+            let span = config
+                .schema
+                .start(&config.tracer, &parts, &remote, Vec::new());
+            return self.call_spanned(span, &remote, req);
         }
         let matched = route(&req);
         let key = matched.unwrap_or_else(|| req.uri().path());
@@ -225,20 +247,16 @@ where
 
         if let Some(ratio) = config.route_ratio(key) {
             if !sampling::keep(&parent, ratio) {
-                let cx = sampling::unsampled(&parent);
-                let trace_id = cx.span().span_context().trace_id();
-                let header = self.config.trace_id_header.clone();
-                return ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req));
+                return self.call_unsampled(sampling::unsampled(&parent), req);
             }
         }
 
         if caller_drops(config, &parent) {
             // Not sampled, known from the caller's flags alone: carry its context as it is.
             // (Without a caller there is no trace id yet: the tracer makes one below, so logs
-            // and x-trace-id still have it.)
-            let trace_id = parent.span().span_context().trace_id();
-            let header = self.config.trace_id_header.clone();
-            return ResponseFuture::unsampled(parent, trace_id, header, |cx| self.call_in(cx, req));
+            // and x-trace-id still have it. A caller's "sampled" that this sampler overrules
+            // also goes below: the tracer makes the not-sampled span context, flags 00.)
+            return self.call_unsampled(parent, req);
         }
 
         let span = config.schema.start(
@@ -247,16 +265,7 @@ where
             &parent,
             links,
         );
-        let recording = span.is_recording();
-        let trace_id = span.span_context().trace_id();
-        let cx = span.into_context(&parent);
-        if recording {
-            let config = self.config.clone();
-            ResponseFuture::traced(cx, config, |cx| self.call_in(cx, req))
-        } else {
-            let header = self.config.trace_id_header.clone();
-            ResponseFuture::unsampled(cx, trace_id, header, |cx| self.call_in(cx, req))
-        }
+        self.call_spanned(span, &parent, req)
     }
 }
 
