@@ -9,6 +9,8 @@
 //! default body mode), otel-axum, unsampled-noid (flag 00 without `x-trace-id`), excluded-tp (an excluded
 //! route with a `traceparent`), propagate-tp (`benches::server_bench::PropagateLayer`: extract
 //! and `with_context`, nothing else). `BENCH_OTLP=1`: export over OTLP/gRPC (see `main`).
+//! `PROFILE_PAUSE=16`: sleep after every 16 requests, so that under valgrind (one thread at a time)
+//! the export thread keeps up and the sampled path profiled is the one a service runs (see `main`).
 
 use benches::server_bench::{ratio0_layer, router, run, served, UNSAMPLED_PARENT};
 
@@ -89,8 +91,19 @@ async fn main() {
     };
     // as `axum::serve` does: every handler turned into a route once, not on each request
     let app = served(app);
-    for _ in 0..n {
+    // PROFILE_PAUSE=<k>: sleep 200 us after every k requests. Under valgrind, which runs one
+    // thread at a time, the export thread otherwise seldom runs while this loop does: the span
+    // queue fills and drops, and the pool of attribute vectors runs dry, so the request path
+    // profiled is not the one a real service runs.
+    let pause = std::env::var("PROFILE_PAUSE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&k| k > 0);
+    for i in 0..n {
         run(&app, tp).await;
+        if pause.is_some_and(|k| (i + 1) % k == 0) {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
     }
     if let Some(q) = _guard
         .is_none()
