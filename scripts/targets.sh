@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Every timed target of the issues, measured on the machine at hand in one go, with the verdict:
+# the server layer against `OtelAxumLayer` and bare axum, the Redis, PostgreSQL and HTTP client
+# round trips, and the load ratios. Each session so far has run on another VM, and the targets
+# come out differently on each (BENCHMARKS.md): this is the first thing to run on a new one.
+# It takes about ten minutes. Needs PostgreSQL and Redis on loopback (scripts/services.sh) and
+# installs wrk from Debian if missing.
+# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about four minutes, noisier)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+quick=${1:-}
+if [[ $quick == quick ]]; then
+  server_rounds=500 adapter_rounds=100 load_rounds=6
+else
+  server_rounds=2000 adapter_rounds=300 load_rounds=10
+fi
+cargo build --release -q -p benches --example paired --example load_server
+paired="$CARGO_TARGET_DIR/release/examples/paired"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$paired" server "$server_rounds" >"$out/server" 2>/dev/null
+for case in redis postgres client-remote; do
+  "$paired" "$case" "$adapter_rounds" >"$out/$case" 2>/dev/null
+done
+for variant in traced traced-10pct traced-off; do
+  bash scripts/load_paired.sh "$variant" "$load_rounds" 2 >"$out/load-$variant" 2>/dev/null
+done
+
+python3 - "$out" <<'PY'
+import re, sys, os
+out = sys.argv[1]
+def text(name):
+    return open(os.path.join(out, name)).read()
+def num(pattern, s):
+    m = re.search(pattern, s)
+    if not m:
+        sys.exit(f"targets.sh: no match for {pattern!r} in:\n{s}")
+    return float(m.group(1))
+rows = []
+def row(target, figure, ok):
+    rows.append((target, figure, "met" if ok else "missed"))
+
+s = text("server")
+ratio = num(r"OtelAxumLayer overhead ([0-9.]+)", s)
+flag00 = num(r"flag 00 \+?(-?[0-9.]+) us", s)
+ratio0 = num(r"traceidratio 0 \+?(-?[0-9.]+) us", s)
+floor = num(r"minimal propagating layer \+?(-?[0-9.]+) us", s)
+row("#2/#7 server sampled overhead <= 1/4 of OtelAxumLayer's", f"{ratio:.3f}", ratio <= 0.25)
+row("#2/#7 not sampled within 0.3 us of bare (flag 00)",
+    f"+{flag00:.3f} us (propagation alone +{floor:.3f} us)", flag00 <= 0.3)
+row("#2/#7 not sampled within 0.3 us of bare (traceidratio 0)", f"+{ratio0:.3f} us", ratio0 <= 0.3)
+for case, target, limit in [("redis", "#7 Redis GET within 5 %", 5.0),
+                            ("postgres", "#7 PostgreSQL select within 3 %", 3.0),
+                            ("client-remote", "#5 client GET within 3 %", 3.0)]:
+    s = text(case)
+    pct = num(r"median ratio [0-9.]+ \(([-+0-9.]+)%\)", s)
+    bare = num(r"bare ([0-9.]+) us", s)
+    cpu = num(r"on-CPU .*\(([-+0-9.]+) us\)", s)
+    row(target, f"{pct:+.2f} % at {bare:.1f} us ({cpu:+.2f} us CPU)", pct <= limit)
+for variant, target, limit in [("traced", "#7 load, every request sampled >= 85 %", 0.85),
+                               ("traced-10pct", "#7 load, 10 % sampled >= 95 %", 0.95),
+                               ("traced-off", "#7 load, sampling off >= 98 %", 0.98)]:
+    s = text("load-" + variant)
+    r = num(r"median ratio ([0-9.]+) .*throughput", s)
+    row(target, f"{100 * r:.1f} % of bare", r >= limit)
+width = max(len(r[0]) for r in rows)
+for target, figure, verdict in rows:
+    print(f"{target:<{width}}  {verdict:<6}  {figure}")
+PY
