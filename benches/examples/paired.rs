@@ -7,6 +7,9 @@
 //! `client-noop`, `client-header`,
 //! or `server` (the server layer against bare axum and `OtelAxumLayer`, see [`server`]).
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
+//! For the client cases: `PAIRED_NO_PROPAGATE=1` runs the middleware without injection (the span
+//! alone); `PAIRED_HEADER=1 ... client-aa` has the empty stack send a `traceparent` to the server
+//! on its own thread (what carrying the header costs any client).
 
 use std::time::{Duration, Instant};
 
@@ -264,11 +267,17 @@ async fn measure(case: String, rounds: usize) -> Medians {
             if case == "client-noop" {
                 traced = traced.with(benches::NoopMiddleware);
             } else if !aa {
-                traced = traced.with(reqwest_trace::TracingMiddleware::new());
+                // PAIRED_NO_PROPAGATE=1: the span without the injected headers (what the
+                // span alone costs, apart from writing and sending `traceparent`)
+                let propagate = std::env::var_os("PAIRED_NO_PROPAGATE").is_none();
+                traced = traced.with(reqwest_trace::TracingMiddleware::new().propagate(propagate));
             }
             let traced = traced.build();
-            let header = (case == "client-header")
-                .then_some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+            // PAIRED_HEADER=1 with client-aa: the empty stack sending a `traceparent` to the
+            // server on its own thread (what the header alone costs the client's thread)
+            let header = (case == "client-header"
+                || (case == "client-aa" && std::env::var_os("PAIRED_HEADER").is_some()))
+            .then_some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
             paired!(
                 rounds,
                 || {
