@@ -9,7 +9,9 @@
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
 //! For the client cases: `PAIRED_NO_PROPAGATE=1` runs the middleware without injection (the span
 //! alone); `PAIRED_HEADER=1 ... client-aa` has the empty stack send a `traceparent` to the server
-//! on its own thread (what carrying the header costs any client).
+//! on its own thread (what carrying the header costs any client); `PAIRED_UNSAMPLED=1` runs the
+//! traced side under a caller that does not sample; `PAIRED_REMOTE=1` puts the server on its own
+//! thread in every client case (`client-noop`, `client-header`).
 
 use std::time::{Duration, Instant};
 
@@ -256,7 +258,9 @@ async fn measure(case: String, rounds: usize) -> Medians {
             // middleware that only calls the next (what running any middleware costs);
             // client-header, the empty stack sending a `traceparent` (what the server's reading
             // of the injected header costs the thread).
-            let url = if case != "client-remote" && case != "client-aa" {
+            // PAIRED_REMOTE=1: the server on its own thread for every client case
+            let remote = std::env::var_os("PAIRED_REMOTE").is_some();
+            let url = if !remote && case != "client-remote" && case != "client-aa" {
                 benches::users_server().await
             } else {
                 benches::users_server_on_own_thread()
@@ -275,6 +279,9 @@ async fn measure(case: String, rounds: usize) -> Medians {
             let traced = traced.build();
             // PAIRED_HEADER=1 with client-aa: the empty stack sending a `traceparent` to the
             // server on its own thread (what the header alone costs the client's thread)
+            // PAIRED_UNSAMPLED=1: the traced side's calls under a caller whose flags say "not
+            // sampled" (the middleware, no recording span, `traceparent` with flags 00)
+            let unsampled = std::env::var_os("PAIRED_UNSAMPLED").is_some();
             let header = (case == "client-header"
                 || (case == "client-aa" && std::env::var_os("PAIRED_HEADER").is_some()))
             .then_some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
@@ -293,7 +300,14 @@ async fn measure(case: String, rounds: usize) -> Medians {
                         if let Some(tp) = header {
                             r = r.header("traceparent", tp);
                         }
-                        r.send().await.unwrap().bytes().await.unwrap();
+                        let call = async move {
+                            r.send().await.unwrap().bytes().await.unwrap();
+                        };
+                        if unsampled {
+                            call.with_context(benches::unsampled_parent()).await
+                        } else {
+                            call.await
+                        }
                     }
                 }
             )
