@@ -4,19 +4,43 @@
 # two runs, divided by N, is what one more operation costs on the calling thread (start-up and
 # the export thread left out). On a machine whose L1i misses are dear, the traced side's extra
 # misses, not its extra instructions, predict what a span costs (BENCHMARKS "Session 13").
-# Usage: scripts/icache.sh <sqlite|redis|client> [N]   (Redis on 127.0.0.1:6379 for `redis`)
+# `server`: the server layer (`server_profile`, bare axum against tower-trace sampled, with
+# PROFILE_PAUSE so the export thread keeps up under valgrind); `server-unsampled`: a caller's
+# flag 00 against bare axum receiving the same `traceparent`.
+# Usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]
+#   (Redis on 127.0.0.1:6379 for `redis`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case=${1:?usage: scripts/icache.sh <sqlite|redis|client> [N]}
+case=${1:?usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]}
 n=${2:-4000}
-cargo build --release -q -p benches --example adapter_profile
-bin=${CARGO_TARGET_DIR:-target}/release/examples/adapter_profile
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for mode in bare traced; do
+run() { # <mode: bare|traced> <k>
+  valgrind --tool=callgrind --cache-sim=yes --separate-threads=yes \
+    --callgrind-out-file="$out/$1.$2.%p" "${cmd[@]}" >/dev/null 2>&1
+}
+case $case in
+  server | server-unsampled)
+    cargo build --release -q -p benches --example server_profile
+    bin=${CARGO_TARGET_DIR:-target}/release/examples/server_profile
+    if [[ $case == server ]]; then variants=(bare sampled); else variants=(bare-tp unsampled); fi
+    export PROFILE_PAUSE=16
+    ;;
+  *)
+    cargo build --release -q -p benches --example adapter_profile
+    bin=${CARGO_TARGET_DIR:-target}/release/examples/adapter_profile
+    variants=(bare traced)
+    ;;
+esac
+for i in 0 1; do
+  mode=$([[ $i == 0 ]] && echo bare || echo traced)
   for k in 1 2; do
-    valgrind --tool=callgrind --cache-sim=yes --separate-threads=yes \
-      --callgrind-out-file="$out/$mode.$k.%p" "$bin" "$case" "$mode" $((n * k)) >/dev/null 2>&1
+    if [[ $bin == *server_profile ]]; then
+      cmd=("$bin" "${variants[$i]}" $((n * k)))
+    else
+      cmd=("$bin" "$case" "$mode" $((n * k)))
+    fi
+    run "$mode" "$k"
   done
 done
 python3 - "$out" "$n" <<'PY'
