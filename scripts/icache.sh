@@ -15,32 +15,25 @@ case=${1:?usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled>
 n=${2:-4000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-run() { # <mode: bare|traced> <k>
-  valgrind --tool=callgrind --cache-sim=yes --separate-threads=yes \
-    --callgrind-out-file="$out/$1.$2.%p" "${cmd[@]}" >/dev/null 2>&1
-}
+# the two sides' arguments before the operation count
 case $case in
   server | server-unsampled)
-    cargo build --release -q -p benches --example server_profile
-    bin=${CARGO_TARGET_DIR:-target}/release/examples/server_profile
-    if [[ $case == server ]]; then variants=(bare sampled); else variants=(bare-tp unsampled); fi
+    example=server_profile
     export PROFILE_PAUSE=16
+    if [[ $case == server ]]; then bare=(bare) traced=(sampled); else bare=(bare-tp) traced=(unsampled); fi
     ;;
   *)
-    cargo build --release -q -p benches --example adapter_profile
-    bin=${CARGO_TARGET_DIR:-target}/release/examples/adapter_profile
-    variants=(bare traced)
+    example=adapter_profile
+    bare=("$case" bare) traced=("$case" traced)
     ;;
 esac
-for i in 0 1; do
-  mode=$([[ $i == 0 ]] && echo bare || echo traced)
+cargo build --release -q -p benches --example "$example"
+bin=${CARGO_TARGET_DIR:-target}/release/examples/$example
+for mode in bare traced; do
+  declare -n args=$mode
   for k in 1 2; do
-    if [[ $bin == *server_profile ]]; then
-      cmd=("$bin" "${variants[$i]}" $((n * k)))
-    else
-      cmd=("$bin" "$case" "$mode" $((n * k)))
-    fi
-    run "$mode" "$k"
+    valgrind --tool=callgrind --cache-sim=yes --separate-threads=yes \
+      --callgrind-out-file="$out/$mode.$k.%p" "$bin" "${args[@]}" $((n * k)) >/dev/null 2>&1
   done
 done
 python3 - "$out" "$n" <<'PY'

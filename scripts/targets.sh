@@ -3,9 +3,9 @@
 # the server layer against `OtelAxumLayer` and bare axum, the Redis, PostgreSQL and HTTP client
 # round trips, and the load ratios. Each session so far has run on another VM, and the targets
 # come out differently on each (BENCHMARKS.md): this is the first thing to run on a new one.
-# It takes about ten minutes. Needs PostgreSQL and Redis on loopback (scripts/services.sh) and
+# It takes about six minutes. Needs PostgreSQL and Redis on loopback (scripts/services.sh) and
 # installs wrk from Debian if missing.
-# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about four minutes, noisier)
+# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about three minutes, noisier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"

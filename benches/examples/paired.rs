@@ -277,11 +277,11 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 traced = traced.with(reqwest_trace::TracingMiddleware::new().propagate(propagate));
             }
             let traced = traced.build();
-            // PAIRED_HEADER=1 with client-aa: the empty stack sending a `traceparent` to the
-            // server on its own thread (what the header alone costs the client's thread)
             // PAIRED_UNSAMPLED=1: the traced side's calls under a caller whose flags say "not
             // sampled" (the middleware, no recording span, `traceparent` with flags 00)
             let unsampled = std::env::var_os("PAIRED_UNSAMPLED").is_some();
+            // PAIRED_HEADER=1 with client-aa: the empty stack sending a `traceparent` to the
+            // server on its own thread (what the header alone costs the client's thread)
             let header = (case == "client-header"
                 || (case == "client-aa" && std::env::var_os("PAIRED_HEADER").is_some()))
             .then_some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
