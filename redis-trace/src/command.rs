@@ -14,6 +14,10 @@ use trace_core::redis::{
 use trace_core::tracer::{SpanHandle, Tracer};
 
 /// Default longest `db.query.text`, in bytes.
+///
+/// ```
+/// assert_eq!(redis_trace::DEFAULT_MAX_QUERY_TEXT, 1024);
+/// ```
 pub const DEFAULT_MAX_QUERY_TEXT: usize = 1024;
 
 #[derive(Debug, Clone)]

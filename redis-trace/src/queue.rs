@@ -24,11 +24,55 @@
 pub use trace_core::messaging::{inject_fields, Consumer, ConsumerOptions, Producer};
 
 /// A PRODUCER span `send {destination}` with `messaging.system=redis`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::trace::{SpanKind, TraceContextExt};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let send = redis_trace::queue::producer("jobs");
+/// let trace_id = send.context().span().span_context().trace_id();
+/// let fields = send.fields(); // store these with the message
+/// assert_eq!(fields[0].0, "traceparent");
+/// send.run(async { /* XADD jobs * payload ... traceparent ... */ }).await;
+///
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let span = trace.span("send jobs");
+/// assert_eq!(span.span_kind, SpanKind::Producer);
+/// assert_eq!(span.str_attr("messaging.system"), "redis");
+/// # }
+/// ```
 pub fn producer(destination: &str) -> Producer {
     Producer::start("redis", destination)
 }
 
 /// A CONSUMER span `process {destination}` continuing the trace carried by `fields`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::trace::TraceContextExt;
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let send = redis_trace::queue::producer("jobs");
+/// let trace_id = send.context().span().span_context().trace_id();
+/// let entry = send.fields(); // as XREADGROUP hands them back
+/// send.end();
+///
+/// let fields = entry.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+/// redis_trace::queue::consumer("jobs", Some("1700000000000-0"), fields)
+///     .run(async { /* the job; its spans nest here */ })
+///     .await;
+///
+/// let trace = pipeline.wait_for_spans(trace_id, 2); // one trace across the queue
+/// let (send, process) = (trace.span("send jobs"), trace.span("process jobs"));
+/// assert_eq!(process.parent_span_id, send.span_context.span_id());
+/// assert_eq!(process.str_attr("messaging.message.id"), "1700000000000-0");
+/// # }
+/// ```
 pub fn consumer<'a>(
     destination: &str,
     message_id: Option<&str>,
@@ -46,6 +90,31 @@ pub fn consumer<'a>(
 }
 
 /// A CONSUMER span that starts a new trace and links the producer's context.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let send = redis_trace::queue::producer("emails");
+/// let producer_span = send.context().span().span_context().clone();
+/// let entry = send.fields();
+/// send.end();
+///
+/// let fields = entry.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+/// let process = redis_trace::queue::consumer_linked("emails", None, fields);
+/// let own_trace = process.context().span().span_context().trace_id();
+/// process.run(async {}).await;
+///
+/// assert_ne!(own_trace, producer_span.trace_id());
+/// let trace = pipeline.wait_for_spans(own_trace, 1);
+/// let link = &trace.span("process emails").links[0].span_context;
+/// assert_eq!(link.trace_id(), producer_span.trace_id());
+/// assert_eq!(link.span_id(), producer_span.span_id());
+/// assert!(link.is_remote()); // read back from the message
+/// # }
+/// ```
 pub fn consumer_linked<'a>(
     destination: &str,
     message_id: Option<&str>,
@@ -64,6 +133,26 @@ pub fn consumer_linked<'a>(
 }
 
 /// A CONSUMER span with every option (see [`ConsumerOptions`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::Key;
+/// use redis_trace::queue::ConsumerOptions;
+///
+/// let entry: Vec<(String, String)> = Vec::new(); // a message without trace fields
+/// let options = ConsumerOptions {
+///     message_id: Some("42-0"),
+///     link: false,
+///     baggage_attributes: &[Key::from_static_str("tenant.id")],
+/// };
+/// let fields = entry.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+/// let n = redis_trace::queue::consumer_with("events", fields, options)
+///     .run(async { 1 + 1 })
+///     .await;
+/// assert_eq!(n, 2); // the job's own result, unchanged
+/// # }
+/// ```
 pub fn consumer_with<'a>(
     destination: &str,
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,

@@ -39,12 +39,27 @@ macro_rules! delegate_to_connection {
 }
 
 /// The stream of results `fetch_many` yields.
+///
+/// ```
+/// fn rows_only<'e>(s: sqlx_trace::ResultStream<'e, sqlx::Sqlite>) -> impl futures_util::Stream + 'e {
+///     use futures_util::StreamExt;
+///     s.filter_map(|r| async move { r.ok()?.right() })
+/// }
+/// ```
 pub type ResultStream<'e, DB> = BoxStream<
     'e,
     Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, sqlx::Error>,
 >;
 
-/// A sqlx database the wrapper knows how to describe.
+/// A sqlx database the wrapper knows how to describe: implemented for `sqlx::Postgres`,
+/// `sqlx::MySql` and `sqlx::Sqlite` (each behind the cargo feature of its name).
+///
+/// ```
+/// use sqlx_trace::TracedDatabase;
+/// assert_eq!(<sqlx::Postgres as TracedDatabase>::SYSTEM, "postgresql");
+/// assert_eq!(<sqlx::MySql as TracedDatabase>::SYSTEM, "mysql");
+/// assert_eq!(<sqlx::Sqlite as TracedDatabase>::SYSTEM, "sqlite");
+/// ```
 pub trait TracedDatabase: Database {
     /// `db.system.name` (for MySQL, MariaDB is detected at connect time).
     const SYSTEM: &'static str;
@@ -84,7 +99,17 @@ pub trait TracedDatabase: Database {
     }
 }
 
-/// Where the pool connects.
+/// Where the pool connects: `db.namespace`, `server.address`, `server.port` of every span.
+///
+/// ```
+/// use sqlx_trace::TracedDatabase;
+/// let options: sqlx::postgres::PgConnectOptions =
+///     "postgres://app@db.internal:6432/orders".parse().unwrap();
+/// let facts = sqlx::Postgres::connection_facts(&options);
+/// assert_eq!(facts.namespace.as_deref(), Some("orders"));
+/// assert_eq!(facts.address.as_deref(), Some("db.internal"));
+/// assert_eq!(facts.port, Some(6432));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionFacts {
     /// `db.namespace`.

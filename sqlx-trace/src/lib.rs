@@ -29,7 +29,7 @@ mod statement;
 mod transaction;
 
 pub use config::DEFAULT_MAX_QUERY_TEXT;
-pub use database::{ConnectionFacts, TracedDatabase};
+pub use database::{ConnectionFacts, ResultStream, TracedDatabase};
 pub use pool::TracedPool;
 pub use trace_core::sql::QueryText;
 pub use transaction::{TracedConnection, TracedTransaction};

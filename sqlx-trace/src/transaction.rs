@@ -16,6 +16,32 @@ use crate::statement::StatementSpan;
 
 /// A transaction from [`TracedPool::begin`](crate::TracedPool::begin). Use `&mut tx` as the
 /// executor; finish with [`commit`](Self::commit) or [`rollback`](Self::rollback).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sqlx::Error> {
+/// use opentelemetry::trace::TraceContextExt;
+/// use sqlx_trace::TracedPool;
+///
+/// let pipeline = trace_core::testing::install();
+/// let pool = TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await?;
+/// sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)").execute(&pool).await?;
+///
+/// let trace_id = trace_core::manual::Operation::new("request")
+///     .run_result(async {
+///         let mut tx = pool.begin().await?;
+///         sqlx::query("INSERT INTO items (name) VALUES ($1)").bind("pen").execute(&mut tx).await?;
+///         tx.commit().await?;
+///         Ok::<_, sqlx::Error>(opentelemetry::Context::current().span().span_context().trace_id())
+///     })
+///     .await?;
+///
+/// let trace = pipeline.wait_for_spans(trace_id, 4);
+/// let request = trace.span("request");
+/// let names: Vec<&str> = trace.children(request).iter().map(|s| s.name.as_ref()).collect();
+/// assert_eq!(names, ["BEGIN", "INSERT items", "COMMIT"]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct TracedTransaction<'c, DB: TracedDatabase> {
     tx: Option<Transaction<'c, DB>>,
@@ -158,6 +184,19 @@ where
 
 /// A connection from [`TracedPool::acquire`](crate::TracedPool::acquire); use `&mut conn` as the
 /// executor.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sqlx::Error> {
+/// let pool = sqlx_trace::TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await?;
+/// let mut conn = pool.acquire().await?;
+/// // one connection for several statements (a temporary table lives on it)
+/// sqlx::query("CREATE TEMP TABLE scratch (v INTEGER)").execute(&mut conn).await?;
+/// sqlx::query("INSERT INTO scratch VALUES (1), (2)").execute(&mut conn).await?;
+/// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch").fetch_one(&mut conn).await?;
+/// assert_eq!(n, 2);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct TracedConnection<DB: Database> {
     conn: PoolConnection<DB>,

@@ -7,6 +7,14 @@ use trace_core::http_server::HttpServerSchema;
 use trace_core::tracer::Tracer;
 
 /// Decides per request whether the endpoint is public (its caller's trace context is not trusted).
+/// See [`TraceLayer::public_endpoint_fn`](crate::TraceLayer::public_endpoint_fn).
+///
+/// ```
+/// use std::sync::Arc;
+/// let public: tower_trace::PublicEndpointFn = Arc::new(|parts| parts.uri.path().starts_with("/api/public/"));
+/// let (parts, _) = http::Request::get("/api/public/status").body(()).unwrap().into_parts();
+/// assert!(public(&parts));
+/// ```
 pub type PublicEndpointFn = Arc<dyn Fn(&http::request::Parts) -> bool + Send + Sync>;
 
 pub(crate) struct Config {

@@ -15,6 +15,10 @@ use crate::config::{Config, Public, PublicEndpointFn};
 use crate::service::TraceService;
 
 /// The default response header carrying the trace id.
+///
+/// ```
+/// assert_eq!(tower_trace::DEFAULT_TRACE_ID_HEADER, "x-trace-id");
+/// ```
 pub const DEFAULT_TRACE_ID_HEADER: &str = "x-trace-id";
 
 /// A tower [`Layer`] that opens one SERVER span per request.
@@ -135,12 +139,24 @@ impl<M> TraceLayer<M> {
     }
 
     /// Replaces the query redaction rules (default: the OpenTelemetry list of signature parameters).
+    ///
+    /// ```
+    /// use trace_core::redact::UrlRedaction;
+    /// // the default list plus this service's own secrets
+    /// let layer = tower_trace::TraceLayer::new()
+    ///     .url_redaction(UrlRedaction::default().with_extra_params(["api_key", "token"]));
+    /// ```
     pub fn url_redaction(self, redaction: UrlRedaction) -> Self {
         self.update(|c| c.schema.url_redaction = redaction)
     }
 
     /// Trusts `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` for `client.address` and
     /// `url.scheme`. Only behind a proxy you control: otherwise callers choose these values.
+    ///
+    /// ```
+    /// // behind the company's own load balancer, which overwrites these headers
+    /// let layer = tower_trace::TraceLayer::new().trust_forwarded_headers(true);
+    /// ```
     pub fn trust_forwarded_headers(self, trust: bool) -> Self {
         self.update(|c| c.schema.trust_forwarded = trust)
     }
@@ -180,6 +196,34 @@ impl<M> TraceLayer<M> {
     /// Copies these baggage entries from the caller onto the server span and every adapter span
     /// beneath it (as context attributes). Only allow-listed keys are ever copied; public
     /// endpoints copy none.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, routing::get, Router};
+    /// use tower::ServiceExt;
+    /// use trace_core::testing::SpanDataExt;
+    ///
+    /// let pipeline = trace_core::testing::install();
+    /// let app = Router::new()
+    ///     .route("/orders", get(|| async { "[]" }))
+    ///     .layer(tower_trace::TraceLayer::new().baggage_attributes(["tenant.id"]));
+    /// let req = http::Request::get("/orders")
+    ///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    ///     .header("baggage", "tenant.id=acme,session=secret")
+    ///     .body(Body::empty())
+    ///     .unwrap();
+    /// let res = app.oneshot(req).await.unwrap();
+    /// drop(res); // the span ends with the response body
+    ///
+    /// let trace_id =
+    ///     opentelemetry::trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    /// let trace = pipeline.wait_for_spans(trace_id, 1);
+    /// let span = trace.span("GET /orders");
+    /// assert_eq!(span.str_attr("tenant.id"), "acme");
+    /// assert!(span.attr("session").is_none()); // not allow-listed
+    /// # }
+    /// ```
     pub fn baggage_attributes<I, S>(self, keys: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -199,6 +243,15 @@ impl<M> TraceLayer<M> {
     }
 
     /// Like [`public_endpoint`](Self::public_endpoint), decided per request.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower_trace::TraceLayer;
+    ///
+    /// // requests through the public ingress carry this header; internal callers do not
+    /// let layer = TraceLayer::new().public_endpoint_fn(|parts| parts.headers.contains_key("x-from-ingress"));
+    /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
+    /// ```
     pub fn public_endpoint_fn(
         self,
         f: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static,

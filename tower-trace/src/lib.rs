@@ -51,5 +51,30 @@ pub use service::TraceService;
 
 /// The peer's socket address, for servers other than axum: insert it into the request's extensions
 /// and the span records `client.address` and `network.peer.*` from it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::trace::TraceId;
+/// use tower::ServiceExt;
+/// use trace_core::testing::SpanDataExt;
+/// use tower_trace::{PeerAddr, TraceLayer};
+///
+/// let pipeline = trace_core::testing::install();
+/// // any tower service of `http` requests (here a plain function service)
+/// let svc = tower::ServiceBuilder::new().layer(TraceLayer::new()).service_fn(
+///     |_req: http::Request<String>| async {
+///         Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+///     },
+/// );
+/// let mut req = http::Request::new(String::new());
+/// req.extensions_mut().insert(PeerAddr("203.0.113.9:50412".parse().unwrap()));
+/// let res = svc.oneshot(req).await.unwrap();
+/// let trace_id = TraceId::from_hex(res.headers()["x-trace-id"].to_str().unwrap()).unwrap();
+/// drop(res);
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// assert_eq!(trace.span("GET").str_attr("client.address"), "203.0.113.9");
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub std::net::SocketAddr);

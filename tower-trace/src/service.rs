@@ -21,6 +21,32 @@ use crate::sampling;
 
 /// The service made by [`TraceLayer`](crate::TraceLayer); `M` is how it hands back the response
 /// body ([`Wrapped`] or [`AxumBody`](crate::AxumBody)).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::{body::Body, routing::get, Router};
+/// use opentelemetry::trace::{SpanKind, TraceId};
+/// use tower::ServiceExt;
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let app = Router::new()
+///     .route("/users/{id}", get(|| async { "ada" }))
+///     .layer(tower_trace::TraceLayer::new().axum_body());
+/// let req = http::Request::get("/users/42?sig=c2VjcmV0").body(Body::empty()).unwrap();
+/// let res = app.oneshot(req).await.unwrap();
+/// let trace_id = TraceId::from_hex(res.headers()["x-trace-id"].to_str().unwrap()).unwrap();
+/// drop(res);
+///
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let span = trace.span("GET /users/{id}");
+/// assert_eq!(span.span_kind, SpanKind::Server);
+/// assert_eq!(span.str_attr("http.route"), "/users/{id}");
+/// assert_eq!(span.str_attr("url.query"), "sig=REDACTED"); // a signed-URL parameter
+/// assert_eq!(span.int_attr("http.response.status_code"), 200);
+/// # }
+/// ```
 pub struct TraceService<S, M = Wrapped> {
     inner: S,
     config: Arc<Config>,

@@ -27,7 +27,16 @@ use opentelemetry::context::FutureExt;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard, Key, KeyValue};
 
-/// The domain attributes carried in a context.
+/// The domain attributes carried in a context (a value of the OpenTelemetry [`Context`]).
+///
+/// ```
+/// use opentelemetry::{Context, KeyValue};
+/// use trace_core::context_attributes::{merge, ContextAttributes};
+///
+/// let cx = merge(&Context::new(), [KeyValue::new("tenant.id", "acme")]);
+/// let carried = cx.get::<ContextAttributes>().unwrap();
+/// assert_eq!(carried.as_slice(), [KeyValue::new("tenant.id", "acme")]);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ContextAttributes(Arc<[KeyValue]>);
 
@@ -39,6 +48,15 @@ impl ContextAttributes {
 }
 
 /// The attributes carried by `cx` (empty when none).
+///
+/// ```
+/// use opentelemetry::{Context, KeyValue};
+/// use trace_core::context_attributes::{merge, of};
+///
+/// assert!(of(&Context::new()).is_empty());
+/// let cx = merge(&Context::new(), [KeyValue::new("user.id", "42")]);
+/// assert_eq!(of(&cx), [KeyValue::new("user.id", "42")]);
+/// ```
 pub fn of(cx: &Context) -> &[KeyValue] {
     cx.get::<ContextAttributes>()
         .map(|a| a.as_slice())
@@ -46,12 +64,30 @@ pub fn of(cx: &Context) -> &[KeyValue] {
 }
 
 /// The attributes carried by the current context, cloned.
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use trace_core::context_attributes::{attach, current};
+///
+/// let _scope = attach([KeyValue::new("investigation.id", "inv-7")]);
+/// assert_eq!(current(), [KeyValue::new("investigation.id", "inv-7")]);
+/// ```
 pub fn current() -> Vec<KeyValue> {
     Context::map_current(|cx| of(cx).to_vec())
 }
 
 /// A context like `cx` whose attributes are its own merged with `attrs` (new keys win).
 /// The attributes are also set on `cx`'s span.
+///
+/// ```
+/// use opentelemetry::{Context, KeyValue};
+/// use trace_core::context_attributes::{merge, of};
+///
+/// let a = merge(&Context::new(), [KeyValue::new("tenant.id", "acme"), KeyValue::new("user.id", "1")]);
+/// let b = merge(&a, [KeyValue::new("user.id", "2")]);
+/// assert_eq!(of(&b), [KeyValue::new("tenant.id", "acme"), KeyValue::new("user.id", "2")]);
+/// assert_eq!(of(&a).len(), 2); // `a` is unchanged
+/// ```
 pub fn merge(cx: &Context, attrs: impl IntoIterator<Item = KeyValue>) -> Context {
     let new: Vec<KeyValue> = attrs.into_iter().collect();
     if new.is_empty() {
@@ -73,6 +109,18 @@ pub fn merge(cx: &Context, attrs: impl IntoIterator<Item = KeyValue>) -> Context
 /// Attaches `attrs` to the current context until the guard is dropped (synchronous code).
 /// In async code use [`ContextAttributesExt::with_context_attributes`], since a guard must not be
 /// held across `.await`.
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use trace_core::context_attributes::{attach, current};
+///
+/// {
+///     let _scope = attach([KeyValue::new("user.id", "42")]);
+///     // every adapter span opened here carries user.id = "42"
+///     assert_eq!(current().len(), 1);
+/// }
+/// assert!(current().is_empty());
+/// ```
 pub fn attach(attrs: impl IntoIterator<Item = KeyValue>) -> ContextGuard {
     let cx = merge(&Context::current(), attrs);
     cx.attach()
@@ -80,6 +128,18 @@ pub fn attach(attrs: impl IntoIterator<Item = KeyValue>) -> ContextGuard {
 
 /// A context like `cx` that also carries string `attrs` as baggage entries, so they travel to the
 /// services this request calls (which copy them onto their spans only if they allow-list them).
+///
+/// ```
+/// use opentelemetry::baggage::BaggageExt;
+/// use opentelemetry::{Context, KeyValue};
+///
+/// let cx = trace_core::context_attributes::with_baggage(
+///     &Context::new(),
+///     &[KeyValue::new("tenant.id", "acme"), KeyValue::new("retries", 3_i64)],
+/// );
+/// assert_eq!(cx.baggage().get("tenant.id").map(|v| v.as_str().to_owned()), Some("acme".into()));
+/// assert!(cx.baggage().get("retries").is_none()); // only strings travel as baggage
+/// ```
 pub fn with_baggage(cx: &Context, attrs: &[KeyValue]) -> Context {
     use opentelemetry::baggage::BaggageExt;
     let entries: Vec<KeyValue> = attrs
@@ -102,6 +162,18 @@ pub fn with_baggage(cx: &Context, attrs: &[KeyValue]) -> Context {
 
 /// The allow-listed baggage entries of `cx`, as attributes (each value cut to 256 bytes).
 /// Baggage comes from callers: only keys you name are ever copied onto spans.
+///
+/// ```
+/// use opentelemetry::baggage::BaggageExt;
+/// use opentelemetry::{Context, Key, KeyValue};
+///
+/// let from_caller = Context::new().with_baggage([
+///     KeyValue::new("tenant.id", "acme"),
+///     KeyValue::new("internal.secret", "s3cr3t"),
+/// ]);
+/// let copied = trace_core::context_attributes::from_baggage(&from_caller, &[Key::new("tenant.id")]);
+/// assert_eq!(copied, [KeyValue::new("tenant.id", "acme")]);
+/// ```
 pub fn from_baggage(cx: &Context, allow: &[Key]) -> Vec<KeyValue> {
     use opentelemetry::baggage::BaggageExt;
     if allow.is_empty() {
@@ -122,6 +194,19 @@ pub fn from_baggage(cx: &Context, allow: &[Key]) -> Vec<KeyValue> {
 }
 
 /// Adds [`with_context_attributes`](ContextAttributesExt::with_context_attributes) to futures.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::KeyValue;
+/// use trace_core::context_attributes::{current, ContextAttributesExt};
+///
+/// let seen = async { current() }
+///     .with_propagated_attributes([KeyValue::new("tenant.id", "acme")]) // and as baggage
+///     .await;
+/// assert_eq!(seen, [KeyValue::new("tenant.id", "acme")]);
+/// # }
+/// ```
 pub trait ContextAttributesExt: Future + Sized {
     /// Runs the future in the current context plus `attrs`.
     fn with_context_attributes(

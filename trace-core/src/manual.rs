@@ -36,17 +36,60 @@ use crate::span::{record_failure_ref, short_type_name};
 
 /// Records `err` on the current span: status Error with the message, `error.type` = the error's
 /// type name, and an `exception` event. Use [`record_error_as`] to choose `error.type`.
+///
+/// ```
+/// use opentelemetry::trace::{Status, TraceContextExt};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let span = tracing::info_span!("load config");
+/// let trace_id = span.in_scope(|| {
+///     let err = std::fs::read("/no/such/file").unwrap_err();
+///     trace_core::manual::record_error(&err);
+///     opentelemetry::Context::current().span().span_context().trace_id()
+/// });
+/// drop(span);
+/// let exported = pipeline.wait_for_spans(trace_id, 1);
+/// let span = exported.span("load config");
+/// assert!(matches!(span.status, Status::Error { .. }));
+/// assert_eq!(span.str_attr("error.type"), "std::io::error::Error"); // its full type name
+/// assert_eq!(span.events[0].name, "exception");
+/// ```
 pub fn record_error<E: Error + ?Sized>(err: &E) {
     record_error_as(short_type_name::<E>(), err);
 }
 
 /// Records `err` on the current span with the given `error.type`.
+///
+/// ```
+/// # fn charge() -> Result<(), std::io::Error> { Err(std::io::ErrorKind::TimedOut.into()) }
+/// if let Err(e) = charge() {
+///     // a stable, low-cardinality error.type instead of the Rust type name
+///     trace_core::manual::record_error_as("payment_timeout", &e);
+/// }
+/// ```
 pub fn record_error_as<E: Error + ?Sized>(error_type: impl Into<StringValue>, err: &E) {
     let message = Some(Cow::Owned(err.to_string()));
     Context::map_current(|cx| record_failure_ref(&cx.span(), error_type, message));
 }
 
-/// Adds an event with attributes to the current span.
+/// Adds an event with attributes to the current span (nothing when it does not record).
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use trace_core::manual::{add_event, Operation};
+///
+/// let pipeline = trace_core::testing::install();
+/// let trace_id = Operation::new("import").in_scope(|| {
+///     add_event("batch parsed", vec![KeyValue::new("batch.rows", 120_i64)]);
+///     opentelemetry::trace::TraceContextExt::span(&opentelemetry::Context::current())
+///         .span_context()
+///         .trace_id()
+/// });
+/// let span = pipeline.wait_for_spans(trace_id, 1).span("import").clone();
+/// assert_eq!(span.events[0].name, "batch parsed");
+/// assert_eq!(span.events[0].attributes, [KeyValue::new("batch.rows", 120_i64)]);
+/// ```
 pub fn add_event(name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
     Context::map_current(|cx| {
         let span = cx.span();
@@ -56,7 +99,24 @@ pub fn add_event(name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) 
     });
 }
 
-/// Sets attributes on the current span.
+/// Sets attributes on the current span (nothing when it does not record).
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let span = tracing::info_span!("checkout");
+/// let trace_id = span.in_scope(|| {
+///     trace_core::manual::set_attributes([KeyValue::new("cart.items", 3_i64)]);
+///     opentelemetry::trace::TraceContextExt::span(&opentelemetry::Context::current())
+///         .span_context()
+///         .trace_id()
+/// });
+/// drop(span);
+/// let exported = pipeline.wait_for_spans(trace_id, 1);
+/// assert_eq!(exported.span("checkout").int_attr("cart.items"), 3);
+/// ```
 pub fn set_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
     Context::map_current(|cx| {
         let span = cx.span();
@@ -68,6 +128,24 @@ pub fn set_attributes(attributes: impl IntoIterator<Item = KeyValue>) {
 
 /// An operation traced as its own span (kind INTERNAL unless set), child of the current span,
 /// carrying the context attributes.
+///
+/// ```
+/// use opentelemetry::trace::SpanKind;
+/// use opentelemetry::KeyValue;
+/// use trace_core::manual::Operation;
+///
+/// let pipeline = trace_core::testing::install();
+/// let trace_id = Operation::new("render invoice")
+///     .with_kind(SpanKind::Internal)
+///     .with_attribute(KeyValue::new("invoice.pages", 2_i64))
+///     .in_scope(|| {
+///         opentelemetry::trace::TraceContextExt::span(&opentelemetry::Context::current())
+///             .span_context()
+///             .trace_id()
+///     });
+/// let span = pipeline.wait_for_spans(trace_id, 1).span("render invoice").clone();
+/// assert_eq!(span.span_kind, SpanKind::Internal);
+/// ```
 #[derive(Debug)]
 pub struct Operation {
     name: Cow<'static, str>,

@@ -26,7 +26,23 @@ use crate::attributes::is_declared;
 use crate::export::{QueueConfig, SpanQueue};
 use crate::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
 
-/// The installed test pipeline.
+/// The installed test pipeline: read the spans of one trace with [`TestPipeline::trace`] or,
+/// for spans that end on another task, [`TestPipeline::wait_for_spans`] /
+/// [`TestPipeline::wait_until`].
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// let pipeline = trace_core::testing::install();
+/// let span = tracing::info_span!("parent");
+/// let trace_id = span.in_scope(|| {
+///     tracing::info_span!("child").in_scope(|| {});
+///     opentelemetry::Context::current().span().span_context().trace_id()
+/// });
+/// drop(span);
+/// let trace = pipeline.wait_until(trace_id, |t| t.find("parent").is_some());
+/// assert_eq!(trace.spans.len(), 2);
+/// assert!(pipeline.all_spans().len() >= 2);
+/// ```
 #[derive(Debug)]
 pub struct TestPipeline {
     exporter: InMemorySpanExporter,
@@ -36,6 +52,12 @@ pub struct TestPipeline {
 /// Installs the test pipeline once per process and returns it: a global tracer provider that keeps
 /// every span in memory, the W3C trace-context and baggage propagators, and a global `tracing`
 /// subscriber bridging `tracing` spans and events onto the trace.
+///
+/// ```
+/// let first = trace_core::testing::install();
+/// let again = trace_core::testing::install(); // every test may call it
+/// assert!(std::ptr::eq(first, again));
+/// ```
 pub fn install() -> &'static TestPipeline {
     static PIPELINE: OnceLock<TestPipeline> = OnceLock::new();
     PIPELINE.get_or_init(|| {
@@ -111,7 +133,25 @@ impl TestPipeline {
     }
 }
 
-/// The finished spans of one trace.
+/// The finished spans of one trace, read as a tree.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// let pipeline = trace_core::testing::install();
+/// let root = tracing::info_span!("request");
+/// let trace_id = root.in_scope(|| {
+///     tracing::info_span!("query").in_scope(|| {});
+///     tracing::info_span!("render").in_scope(|| {});
+///     opentelemetry::Context::current().span().span_context().trace_id()
+/// });
+/// drop(root);
+/// let trace = pipeline.wait_for_spans(trace_id, 3);
+/// let request = trace.span("request");
+/// assert_eq!(trace.roots().len(), 1);
+/// assert_eq!(trace.children(request).len(), 2);
+/// assert!(trace.find("missing").is_none());
+/// assert!(trace.render().starts_with("request [Internal]"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Trace {
     /// The spans, in the order they finished.
@@ -182,6 +222,22 @@ impl Trace {
 }
 
 /// Reading attributes of an exported span.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let span = tracing::info_span!("lookup", db.system.name = "postgresql");
+/// let trace_id =
+///     span.in_scope(|| opentelemetry::Context::current().span().span_context().trace_id());
+/// drop(span);
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let lookup = trace.span("lookup");
+/// assert_eq!(lookup.str_attr("db.system.name"), "postgresql");
+/// assert!(lookup.attr("db.namespace").is_none());
+/// lookup.assert_declared(&[]); // every attribute is one the core schema declares
+/// ```
 pub trait SpanDataExt {
     /// The value of attribute `key`.
     fn attr(&self, key: &str) -> Option<&Value>;

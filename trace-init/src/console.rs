@@ -25,17 +25,63 @@ use opentelemetry::Value;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-/// Unfinished traces held at most.
+/// Unfinished traces held at most; beyond that the oldest is printed early.
+///
+/// ```
+/// assert_eq!(trace_init::console::MAX_PENDING_TRACES, 1024);
+/// ```
 pub const MAX_PENDING_TRACES: usize = 1024;
 /// How long a trace must be quiet before it is printed.
+///
+/// ```
+/// assert_eq!(trace_init::console::QUIET, std::time::Duration::from_millis(300));
+/// ```
 pub const QUIET: Duration = Duration::from_millis(300);
 const BAR: usize = 24;
 const NAME_WIDTH: usize = 36;
 
-/// Where the waterfall is written.
+/// Where the waterfall is written: any writer, shared (a file, a buffer in a test).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let file = std::fs::File::create(std::env::temp_dir().join("waterfall.txt")).unwrap();
+/// let writer: trace_init::console::SharedWriter = Arc::new(Mutex::new(file));
+/// let _guard = trace_init::builder()
+///     .exporter(trace_init::Exporter::Console)
+///     .console_writer(writer)
+///     .init()
+///     .unwrap();
+/// ```
 pub type SharedWriter = Arc<Mutex<dyn Write + Send>>;
 
-/// The console exporter.
+/// The console exporter: what `OTEL_TRACES_EXPORTER=console` installs.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// // a writer the test can read afterwards
+/// #[derive(Clone, Default)]
+/// struct Buffer(Arc<Mutex<Vec<u8>>>);
+/// impl std::io::Write for Buffer {
+///     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+///         self.0.lock().unwrap().write(b)
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let buffer = Buffer::default();
+/// let guard = trace_init::builder()
+///     .exporter(trace_init::Exporter::Console)
+///     .console_writer(Arc::new(Mutex::new(buffer.clone())))
+///     .init()
+///     .unwrap();
+/// tracing::info_span!("nightly job").in_scope(|| tracing::info_span!("step one").in_scope(|| {}));
+/// drop(guard); // prints every pending trace
+/// let printed = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+/// assert!(printed.contains("nightly job") && printed.contains("  step one"));
+/// ```
 #[derive(Clone)]
 pub struct ConsoleExporter {
     writer: SharedWriter,
@@ -213,7 +259,39 @@ fn key_facts(s: &SpanData) -> String {
     out
 }
 
-/// Renders a trace's spans as a waterfall.
+/// Renders a trace's spans as a waterfall (`continued`: the trace was printed before).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+/// use opentelemetry_sdk::trace::SpanData;
+///
+/// let start = SystemTime::now();
+/// let span = SpanData {
+///     span_context: SpanContext::new(
+///         TraceId::from(7_u128),
+///         SpanId::from(1_u64),
+///         TraceFlags::SAMPLED,
+///         false,
+///         TraceState::default(),
+///     ),
+///     parent_span_id: SpanId::INVALID,
+///     parent_span_is_remote: false,
+///     span_kind: SpanKind::Server,
+///     name: "GET /users/{id}".into(),
+///     start_time: start,
+///     end_time: start + Duration::from_millis(12),
+///     attributes: vec![opentelemetry::KeyValue::new("http.response.status_code", 200_i64)],
+///     dropped_attributes_count: 0,
+///     events: Default::default(),
+///     links: Default::default(),
+///     status: Status::Unset,
+///     instrumentation_scope: Default::default(),
+/// };
+/// let text = trace_init::console::render(&[span], false);
+/// assert!(text.starts_with("trace 00000000000000000000000000000007"));
+/// assert!(text.contains("GET /users/{id}") && text.contains("SERVER") && text.contains("200"));
+/// ```
 pub fn render(spans: &[SpanData], continued: bool) -> String {
     let mut out = String::new();
     if spans.is_empty() {

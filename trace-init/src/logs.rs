@@ -15,7 +15,26 @@ use crate::settings::LogFormat;
 
 /// Formats events as one line each, with the ids of the current span appended (human) or as fields
 /// (JSON). The ids come from the current OpenTelemetry context, so lines logged inside an adapter's
-/// span or inside a `tracing` span both carry them.
+/// span or inside a `tracing` span both carry them. `trace_init::init` installs it; to compose
+/// a subscriber of your own:
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use trace_init::{logs::CorrelatedFormat, LogFormat};
+///
+/// let guard = trace_init::builder()
+///     .exporter(trace_init::Exporter::None)
+///     .install_subscriber(false)
+///     .init()
+///     .unwrap();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(guard.otel_layer())
+///     .with(tracing_subscriber::fmt::layer().event_format(CorrelatedFormat::new(LogFormat::Json, false)));
+/// tracing::subscriber::with_default(subscriber, || {
+///     // {"timestamp":...,"level":"INFO","fields":{"message":"paid"},"trace_id":"...","span_id":"..."}
+///     tracing::info_span!("checkout").in_scope(|| tracing::info!("paid"));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CorrelatedFormat {
     format: LogFormat,
@@ -29,7 +48,24 @@ impl CorrelatedFormat {
     }
 }
 
-/// The ids of the current span, when there is a valid one.
+/// The ids of the current span (trace id, span id, as hex), when there is a valid one.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+///
+/// assert_eq!(trace_init::logs::current_ids(), None);
+/// let remote = SpanContext::new(
+///     TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+///     SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+///     TraceFlags::SAMPLED,
+///     true,
+///     TraceState::default(),
+/// );
+/// let _in = opentelemetry::Context::new().with_remote_span_context(remote).attach();
+/// let (trace_id, span_id) = trace_init::logs::current_ids().unwrap();
+/// assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(span_id, "00f067aa0ba902b7");
+/// ```
 pub fn current_ids() -> Option<(String, String)> {
     Context::map_current(|cx| {
         let span = cx.span();

@@ -21,6 +21,13 @@ use crate::settings::{
 };
 
 /// Why the pipeline could not be installed.
+///
+/// ```
+/// // a second pipeline in one process: the global subscriber is already taken
+/// let _first = trace_init::builder().exporter(trace_init::Exporter::None).init().unwrap();
+/// let second = trace_init::builder().exporter(trace_init::Exporter::None).init();
+/// assert!(matches!(second, Err(trace_init::InitError::SubscriberAlreadySet)));
+/// ```
 #[derive(Debug)]
 pub enum InitError {
     /// A global `tracing` subscriber was already set.
@@ -41,11 +48,32 @@ impl std::fmt::Display for InitError {
 impl std::error::Error for InitError {}
 
 /// Installs the pipeline configured by the `OTEL_*` variables. Same as `builder().init()`.
+///
+/// ```no_run
+/// # fn main() -> Result<(), trace_init::InitError> {
+/// // OTEL_SERVICE_NAME=orders OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317 ./orders
+/// let _guard = trace_init::init()?; // keep it until the end of main: dropping it flushes
+/// tracing::info!("serving"); // carries trace_id and span_id inside a span
+/// # Ok(())
+/// # }
+/// ```
 pub fn init() -> Result<Guard, InitError> {
     builder().init()
 }
 
 /// A builder starting from the `OTEL_*` variables; settings made in code take precedence.
+///
+/// ```no_run
+/// # fn main() -> Result<(), trace_init::InitError> {
+/// let _guard = trace_init::builder()
+///     .service_name("orders") // unless OTEL_SERVICE_NAME says otherwise
+///     .service_version(env!("CARGO_PKG_VERSION"))
+///     .environment("staging")
+///     .json_logs(true)
+///     .init()?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn builder() -> Builder {
     let (settings, warnings) = Settings::from_env();
     Builder {
@@ -58,6 +86,22 @@ pub fn builder() -> Builder {
 }
 
 /// Settings in code on top of the environment. See [`builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use trace_init::{Exporter, Propagator, Sampler};
+///
+/// let builder = trace_init::builder()
+///     .exporter(Exporter::None)
+///     .sampler(Sampler::ParentBasedTraceIdRatio(0.25))
+///     .propagators(vec![Propagator::TraceContext, Propagator::Baggage])
+///     .shutdown_timeout(Duration::from_secs(2));
+/// assert_eq!(builder.settings().sampler, Sampler::ParentBasedTraceIdRatio(0.25));
+/// for warning in builder.warnings() {
+///     eprintln!("{warning}"); // an invalid OTEL_* value, and the default used instead
+/// }
+/// let _guard = builder.init().unwrap();
+/// ```
 #[must_use]
 pub struct Builder {
     settings: Settings,
@@ -420,6 +464,16 @@ fn build_provider(
 
 /// Keeps the pipeline alive; flushes and shuts it down when dropped, waiting at most the shutdown
 /// timeout (an unreachable collector cannot hold the exit longer).
+///
+/// ```
+/// let guard = trace_init::builder()
+///     .exporter(trace_init::Exporter::None)
+///     .init()
+///     .unwrap();
+/// tracing::info_span!("work").in_scope(|| tracing::info!("done"));
+/// guard.force_flush();
+/// drop(guard); // the last spans exported, the pipeline shut down
+/// ```
 #[must_use = "dropping the guard shuts the pipeline down"]
 pub struct Guard {
     provider: Option<SdkTracerProvider>,

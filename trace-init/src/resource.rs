@@ -22,6 +22,19 @@ fn host_name() -> Option<String> {
 
 /// Builds the resource. `service.name`: `OTEL_SERVICE_NAME`, else `service.name` in
 /// `OTEL_RESOURCE_ATTRIBUTES`, else the name set in code, else `unknown_service:<executable>`.
+///
+/// ```
+/// use opentelemetry::{Key, Value};
+/// let env = |name: &str| match name {
+///     "OTEL_RESOURCE_ATTRIBUTES" => Some("service.name=billing,team=payments".to_string()),
+///     _ => None,
+/// };
+/// let (settings, _) = trace_init::Settings::from_lookup(env);
+/// let resource = trace_init::resource::build(&settings, Some("name-in-code"));
+/// assert_eq!(resource.get(&Key::new("service.name")), Some(Value::from("billing")));
+/// assert_eq!(resource.get(&Key::new("team")), Some(Value::from("payments")));
+/// assert!(resource.get(&Key::new("process.pid")).is_some());
+/// ```
 pub fn build(settings: &Settings, code_service_name: Option<&str>) -> Resource {
     let from_attrs = |key: &str| {
         settings

@@ -5,7 +5,13 @@
 
 use std::time::Duration;
 
-/// Where finished spans go.
+/// Where finished spans go (`OTEL_TRACES_EXPORTER`: `otlp`, `console`, `none`).
+///
+/// ```
+/// use trace_init::{Exporter, Settings};
+/// let env = |name: &str| (name == "OTEL_TRACES_EXPORTER").then(|| "console".to_string());
+/// assert_eq!(Settings::from_lookup(env).0.exporter, Exporter::Console);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exporter {
     /// OTLP to a collector.
@@ -16,7 +22,19 @@ pub enum Exporter {
     None,
 }
 
-/// The OTLP transport.
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc`, `http/protobuf`).
+///
+/// ```
+/// use trace_init::{Protocol, Settings};
+/// let env = |name: &str| match name {
+///     "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".to_string()),
+///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".to_string()),
+///     _ => None,
+/// };
+/// let (settings, _) = Settings::from_lookup(env);
+/// assert_eq!(settings.protocol, Protocol::HttpProtobuf);
+/// assert_eq!(settings.endpoint, "http://collector:4318/v1/traces");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// OTLP over gRPC (default port 4317).
@@ -26,6 +44,16 @@ pub enum Protocol {
 }
 
 /// The sampler (`OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`).
+///
+/// ```
+/// use trace_init::{Sampler, Settings};
+/// let env = |name: &str| match name {
+///     "OTEL_TRACES_SAMPLER" => Some("parentbased_traceidratio".to_string()),
+///     "OTEL_TRACES_SAMPLER_ARG" => Some("0.1".to_string()),
+///     _ => None,
+/// };
+/// assert_eq!(Settings::from_lookup(env).0.sampler, Sampler::ParentBasedTraceIdRatio(0.1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Sampler {
     /// `always_on`.
@@ -43,6 +71,15 @@ pub enum Sampler {
 }
 
 /// A context propagator (`OTEL_PROPAGATORS`).
+///
+/// ```
+/// use trace_init::{Propagator, Settings};
+/// let env = |name: &str| (name == "OTEL_PROPAGATORS").then(|| "b3multi,tracecontext".to_string());
+/// assert_eq!(
+///     Settings::from_lookup(env).0.propagators,
+///     [Propagator::B3Multi, Propagator::TraceContext]
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Propagator {
     /// W3C `traceparent` / `tracestate`.
@@ -57,7 +94,13 @@ pub enum Propagator {
     Jaeger,
 }
 
-/// How log lines are written.
+/// How log lines are written (`LOG_FORMAT`: `human`, `json`).
+///
+/// ```
+/// use trace_init::{LogFormat, Settings};
+/// let env = |name: &str| (name == "LOG_FORMAT").then(|| "json".to_string());
+/// assert_eq!(Settings::from_lookup(env).0.log_format, LogFormat::Json);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// One human-readable line per event.
@@ -67,6 +110,17 @@ pub enum LogFormat {
 }
 
 /// Batch span processor settings (`OTEL_BSP_*`).
+///
+/// ```
+/// use std::time::Duration;
+/// use trace_init::settings::BatchSettings;
+/// let env = |name: &str| (name == "OTEL_BSP_SCHEDULE_DELAY").then(|| "1000".to_string());
+/// let (settings, _) = trace_init::Settings::from_lookup(env);
+/// assert_eq!(
+///     settings.batch,
+///     BatchSettings { schedule_delay: Duration::from_secs(1), ..BatchSettings::default() }
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSettings {
     /// `OTEL_BSP_SCHEDULE_DELAY` (default 5000 ms).
@@ -91,6 +145,15 @@ impl Default for BatchSettings {
 }
 
 /// Span limits (`OTEL_SPAN_*_COUNT_LIMIT`, `OTEL_*ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+///
+/// ```
+/// let env = |name: &str| {
+///     (name == "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT").then(|| "256".to_string())
+/// };
+/// let (settings, _) = trace_init::Settings::from_lookup(env);
+/// assert_eq!(settings.limits.attribute_value_length, Some(256));
+/// assert_eq!(settings.limits.attribute_count, 128);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Attributes per span (default 128).
@@ -115,6 +178,17 @@ impl Default for Limits {
 }
 
 /// Everything the pipeline is built from.
+///
+/// An invalid value is reported and replaced by the specification's default:
+///
+/// ```
+/// use trace_init::{Sampler, Settings};
+/// let env = |name: &str| (name == "OTEL_TRACES_SAMPLER").then(|| "sometimes".to_string());
+/// let (settings, warnings) = Settings::from_lookup(env);
+/// assert_eq!(settings.sampler, Sampler::ParentBasedAlwaysOn);
+/// assert!(warnings[0].contains("OTEL_TRACES_SAMPLER") && warnings[0].contains("sometimes"));
+/// // settings made in code: `trace_init::Builder::from_settings(settings)`
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `OTEL_SDK_DISABLED=true`: no spans are exported (logs still work).
@@ -156,6 +230,11 @@ pub struct Settings {
 }
 
 /// The log directives used when `RUST_LOG` is unset.
+///
+/// ```
+/// let (settings, _) = trace_init::Settings::from_lookup(|_| None);
+/// assert_eq!(settings.log_filter, trace_init::settings::DEFAULT_LOG_FILTER);
+/// ```
 pub const DEFAULT_LOG_FILTER: &str = "info";
 
 impl Settings {

@@ -8,6 +8,20 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use opentelemetry::Context;
 
 /// Which B3 header layout is written. Both layouts are read.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
+/// use opentelemetry::{propagation::TextMapPropagator, Context};
+/// use trace_core::propagation::{B3Encoding, B3Propagator, HeaderInjector};
+///
+/// let sc = SpanContext::new(7_u128.into(), 9_u64.into(), TraceFlags::SAMPLED, false, TraceState::default());
+/// let cx = Context::new().with_remote_span_context(sc);
+/// let mut headers = http::HeaderMap::new();
+/// B3Propagator::new(B3Encoding::Multiple).inject_context(&cx, &mut HeaderInjector(&mut headers));
+/// assert_eq!(headers["x-b3-spanid"], "0000000000000009");
+/// assert_eq!(headers["x-b3-sampled"], "1");
+/// assert!(!headers.contains_key("b3"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum B3Encoding {
     /// One `b3` header: `{trace}-{span}-{sampled}`.
@@ -16,7 +30,22 @@ pub enum B3Encoding {
     Multiple,
 }
 
-/// B3 propagation (Zipkin).
+/// B3 propagation (Zipkin): `OTEL_PROPAGATORS=b3` or `b3multi`.
+///
+/// ```
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::TraceContextExt;
+/// use trace_core::propagation::{B3Encoding, B3Propagator, HeaderExtractor};
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-b3-traceid", "463ac35c9f6413ad".parse().unwrap()); // a 64-bit id
+/// headers.insert("x-b3-spanid", "a2fb4a1d1a96d312".parse().unwrap());
+/// headers.insert("x-b3-sampled", "1".parse().unwrap());
+/// let cx = B3Propagator::new(B3Encoding::Single).extract(&HeaderExtractor::new(&headers));
+/// let span = cx.span();
+/// assert_eq!(span.span_context().trace_id().to_string(), "0000000000000000463ac35c9f6413ad");
+/// assert!(span.span_context().is_sampled());
+/// ```
 #[derive(Debug, Clone)]
 pub struct B3Propagator {
     encoding: B3Encoding,

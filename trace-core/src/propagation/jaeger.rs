@@ -11,7 +11,19 @@ use super::b3::parse_span_id;
 
 const HEADER: &str = "uber-trace-id";
 
-/// Jaeger's `uber-trace-id: {trace-id}:{span-id}:{parent-span-id}:{flags}` propagation.
+/// Jaeger's `uber-trace-id: {trace-id}:{span-id}:{parent-span-id}:{flags}` propagation
+/// (`OTEL_PROPAGATORS=jaeger`).
+///
+/// ```
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::TraceContextExt;
+/// use trace_core::propagation::{HeaderExtractor, JaegerPropagator};
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("uber-trace-id", "5ce0d5b7a0f1b2c3:a1b2c3d4e5f60718:0:1".parse().unwrap());
+/// let cx = JaegerPropagator::new().extract(&HeaderExtractor::new(&headers));
+/// assert_eq!(cx.span().span_context().span_id().to_string(), "a1b2c3d4e5f60718");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct JaegerPropagator;
 

@@ -29,9 +29,34 @@ use opentelemetry::{global, Context};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 
 /// Longest trace header value read, in bytes (the W3C baggage limit).
+///
+/// ```
+/// use opentelemetry::baggage::BaggageExt;
+/// use trace_core::propagation::{DefaultPropagator, MAX_HEADER_LEN};
+///
+/// let mut headers = http::HeaderMap::new();
+/// let huge = format!("k={}", "v".repeat(MAX_HEADER_LEN));
+/// headers.insert("baggage", huge.parse().unwrap());
+/// let cx = DefaultPropagator.extract_headers(&headers);
+/// assert_eq!(cx.baggage().len(), 0); // ignored, not cut
+/// ```
 pub const MAX_HEADER_LEN: usize = 8192;
 
-/// Reads trace headers from an [`http::HeaderMap`].
+/// Reads trace headers from an [`http::HeaderMap`] for any propagator.
+///
+/// ```
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::TraceContextExt;
+/// use trace_core::propagation::{B3Encoding, B3Propagator, HeaderExtractor};
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".parse().unwrap());
+/// let cx = B3Propagator::new(B3Encoding::Single).extract(&HeaderExtractor::new(&headers));
+/// assert_eq!(
+///     cx.span().span_context().trace_id().to_string(),
+///     "80f198ee56343ba864fe8b2a57d3eff7"
+/// );
+/// ```
 #[derive(Debug)]
 pub struct HeaderExtractor<'a> {
     headers: &'a HeaderMap,
@@ -207,6 +232,15 @@ impl HeaderExtractor<'_> {
 }
 
 /// Writes trace headers into an [`http::HeaderMap`], replacing earlier values of the same name.
+///
+/// ```
+/// use opentelemetry::propagation::Injector;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("traceparent", "stale".parse().unwrap());
+/// trace_core::propagation::HeaderInjector(&mut headers).set("traceparent", "fresh".into());
+/// assert_eq!(headers.get_all("traceparent").iter().count(), 1);
+/// assert_eq!(headers["traceparent"], "fresh");
+/// ```
 #[derive(Debug)]
 pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
@@ -248,6 +282,18 @@ pub fn default_propagator() -> DefaultPropagator {
 }
 
 /// W3C Trace Context and W3C Baggage together. See [`default_propagator`].
+///
+/// ```
+/// use opentelemetry::baggage::BaggageExt;
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// headers.insert("baggage", "tenant.id=acme".parse().unwrap());
+/// let cx = trace_core::propagation::DefaultPropagator.extract_headers(&headers);
+/// assert!(cx.span().span_context().is_remote());
+/// assert_eq!(cx.baggage().get("tenant.id").unwrap().as_str(), "acme");
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultPropagator;
 
@@ -379,6 +425,19 @@ pub fn extract_from_headers(headers: &HeaderMap) -> Context {
 }
 
 /// Writes the context `cx` into `headers` through the global propagator.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
+///
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+/// let mut incoming = http::HeaderMap::new();
+/// incoming.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// let cx = trace_core::propagation::extract_from_headers(&incoming);
+///
+/// let mut outgoing = http::HeaderMap::new();
+/// trace_core::propagation::inject_into_headers(&cx, &mut outgoing);
+/// assert_eq!(outgoing["traceparent"], incoming["traceparent"]);
+/// ```
 pub fn inject_into_headers(cx: &Context, headers: &mut HeaderMap) {
     global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)))
 }
@@ -452,17 +511,58 @@ pub fn inject_into_map(cx: &Context, map: &mut HashMap<String, String>) {
 }
 
 /// Reads a context from a string map written by [`inject_into_map`] (or any propagator-formatted map).
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+/// let message_headers = std::collections::HashMap::from([(
+///     "traceparent".to_string(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
+/// )]);
+/// let cx = trace_core::propagation::extract_from_map(&message_headers);
+/// assert_eq!(cx.span().span_context().span_id().to_string(), "00f067aa0ba902b7");
+/// ```
 pub fn extract_from_map(map: &HashMap<String, String>) -> Context {
     extract_from(&MapExtractor(map))
 }
 
 /// Reads a context through any [`Extractor`] (for message formats of your own), on an empty base.
+///
+/// ```
+/// use opentelemetry::propagation::Extractor;
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// // a message format of your own: headers as a list of pairs
+/// struct Pairs<'a>(&'a [(&'a str, &'a str)]);
+/// impl Extractor for Pairs<'_> {
+///     fn get(&self, key: &str) -> Option<&str> {
+///         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+///     }
+///     fn keys(&self) -> Vec<&str> {
+///         self.0.iter().map(|(k, _)| *k).collect()
+///     }
+/// }
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+/// let cx = trace_core::propagation::extract_from(&Pairs(&[("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]));
+/// assert!(cx.span().span_context().is_sampled());
+/// ```
 pub fn extract_from(extractor: &dyn Extractor) -> Context {
     let base = Context::new();
     global::get_text_map_propagator(|p| p.extract_with_context(&base, extractor))
 }
 
-/// Reads a context from a list of field/value pairs (for example a Redis Stream entry).
+/// Reads a context from a list of field/value pairs (for example a Redis Stream entry). Keys
+/// are matched without regard to case; values longer than [`MAX_HEADER_LEN`] are ignored.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+/// let entry = [("payload", "{}"), ("TraceParent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
+/// let cx = trace_core::propagation::extract_from_pairs(entry);
+/// assert!(cx.span().span_context().is_valid());
+/// ```
 pub fn extract_from_pairs<'a, I>(pairs: I) -> Context
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,

@@ -13,7 +13,21 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
-/// The W3C Trace Context propagator. See the module documentation.
+/// The W3C Trace Context propagator (`traceparent`, `tracestate`), strict about both headers.
+///
+/// ```
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::TraceContextExt;
+/// use trace_core::propagation::{HeaderExtractor, W3CTraceContext};
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// headers.insert("tracestate", "congo=t61rcWkgMzE,bad key=1".parse().unwrap());
+/// let cx = W3CTraceContext::new().extract(&HeaderExtractor::new(&headers));
+/// let span = cx.span();
+/// assert!(span.span_context().is_valid());
+/// assert_eq!(span.span_context().trace_state().header(), ""); // the invalid list is dropped
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct W3CTraceContext;
 
@@ -91,6 +105,18 @@ fn word(head: &[u8; 55], at: usize) -> [u8; 8] {
 }
 
 /// Parses a `traceparent` value into its trace id, parent id and flags.
+///
+/// ```
+/// use trace_core::propagation::parse_traceparent;
+/// let (trace_id, span_id, flags) = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+/// assert_eq!(trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(span_id.to_string(), "00f067aa0ba902b7");
+/// assert!(flags.is_sampled());
+/// // upper case, an all-zero id, version ff: invalid
+/// assert!(parse_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01").is_none());
+/// assert!(parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+/// assert!(parse_traceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_none());
+/// ```
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     parse_traceparent_bytes(value.as_bytes())
 }
@@ -171,6 +197,14 @@ fn valid_value(v: &str) -> bool {
 /// Parses a `tracestate` value strictly (W3C grammar): any invalid member, a duplicated key, or
 /// more than 32 members makes the whole value invalid (`None`), so it is not propagated.
 /// Empty members are skipped.
+///
+/// ```
+/// use trace_core::propagation::parse_tracestate;
+/// let ts = parse_tracestate("rojo=00f067aa0ba902b7, ,congo=t61rcWkgMzE").unwrap();
+/// assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
+/// assert!(parse_tracestate("rojo=1,rojo=2").is_none()); // a duplicated key
+/// assert!(parse_tracestate("UPPER=1").is_none()); // keys are lower case
+/// ```
 pub fn parse_tracestate(value: &str) -> Option<TraceState> {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     for member in value.split(',') {
@@ -191,6 +225,15 @@ pub fn parse_tracestate(value: &str) -> Option<TraceState> {
 }
 
 /// Writes a `traceparent` value.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
+/// let sc = SpanContext::new(1_u128.into(), 2_u64.into(), TraceFlags::default(), false, TraceState::default());
+/// assert_eq!(
+///     trace_core::propagation::format_traceparent(&sc),
+///     "00-00000000000000000000000000000001-0000000000000002-00"
+/// );
+/// ```
 pub fn format_traceparent(sc: &SpanContext) -> String {
     // hex digits and dashes: always UTF-8 (checked, not assumed)
     String::from_utf8(traceparent_bytes(sc).to_vec()).unwrap_or_default()
