@@ -7,18 +7,45 @@
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
 /// A string-typed attribute key.
+///
+/// ```
+/// use opentelemetry::Value;
+/// use trace_core::attributes::URL_PATH;
+/// let kv = URL_PATH.kv("/users/42");
+/// assert_eq!((kv.key.as_str(), kv.value), ("url.path", Value::from("/users/42")));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StrKey(pub &'static str);
 
 /// An integer-typed attribute key (exported as an OpenTelemetry `int`).
+///
+/// ```
+/// use opentelemetry::Value;
+/// use trace_core::attributes::HTTP_RESPONSE_STATUS_CODE;
+/// // an integer, never the string "404"
+/// assert_eq!(HTTP_RESPONSE_STATUS_CODE.kv(404).value, Value::I64(404));
+/// assert_eq!(HTTP_RESPONSE_STATUS_CODE.name(), "http.response.status_code");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntKey(pub &'static str);
 
 /// A boolean-typed attribute key.
+///
+/// ```
+/// use trace_core::attributes::BoolKey;
+/// const CACHE_HIT: BoolKey = BoolKey("app.cache.hit"); // a key of your own, typed the same way
+/// assert_eq!(CACHE_HIT.kv(true).value, opentelemetry::Value::Bool(true));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoolKey(pub &'static str);
 
 /// A floating-point attribute key (exported as an OpenTelemetry `double`).
+///
+/// ```
+/// use trace_core::attributes::F64Key;
+/// const SCORE: F64Key = F64Key("app.fraud.score");
+/// assert_eq!(SCORE.kv(0.25).value, opentelemetry::Value::F64(0.25));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct F64Key(pub &'static str);
 
@@ -35,6 +62,14 @@ impl F64Key {
 }
 
 /// A string-array-typed attribute key.
+///
+/// ```
+/// use opentelemetry::{Array, Value};
+/// use trace_core::attributes::StrArrayKey;
+/// const TAGS: StrArrayKey = StrArrayKey("app.tags");
+/// let kv = TAGS.kv(vec!["a".into(), "b".into()]);
+/// assert_eq!(kv.value, Value::Array(Array::String(vec!["a".into(), "b".into()])));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StrArrayKey(pub &'static str);
 
@@ -90,6 +125,15 @@ impl StrArrayKey {
 }
 
 /// Makes a string-array attribute under a key built at run time (captured headers).
+///
+/// ```
+/// use opentelemetry::Key;
+/// let kv = trace_core::attributes::str_array(
+///     Key::new("http.request.header.x-request-id"),
+///     vec!["abc".into()],
+/// );
+/// assert!(trace_core::attributes::is_declared(kv.key.as_str()));
+/// ```
 #[inline]
 pub fn str_array(key: Key, values: Vec<StringValue>) -> KeyValue {
     KeyValue::new(key, Value::Array(Array::String(values)))
@@ -104,9 +148,20 @@ macro_rules! declare {
 }
 
 /// The prefixes of attributes whose names are built at run time (captured headers).
+///
+/// ```
+/// assert!(trace_core::attributes::DECLARED_PREFIXES.contains(&"http.response.header."));
+/// ```
 pub const DECLARED_PREFIXES: &[&str] = &["http.request.header.", "http.response.header."];
 
 /// True when `name` is an attribute this schema declares.
+///
+/// ```
+/// use trace_core::attributes::is_declared;
+/// assert!(is_declared("db.query.text"));
+/// assert!(is_declared("http.request.header.user-agent"));
+/// assert!(!is_declared("http.status_code")); // an old, unstable name
+/// ```
 pub fn is_declared(name: &str) -> bool {
     DECLARED.contains(&name) || DECLARED_PREFIXES.iter().any(|p| name.starts_with(p))
 }

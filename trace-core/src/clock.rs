@@ -29,6 +29,10 @@ use std::time::{Duration, SystemTime};
 static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
 
 /// How long one reading of the system clock anchors a thread's times.
+///
+/// ```
+/// assert_eq!(trace_core::clock::ANCHOR_LIFE, std::time::Duration::from_millis(100));
+/// ```
 pub const ANCHOR_LIFE: Duration = Duration::from_millis(100);
 
 thread_local! {

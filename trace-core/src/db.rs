@@ -17,6 +17,15 @@ use crate::attributes::*;
 use crate::tracer::{SpanHandle, Tracer};
 
 /// Where a client connects: fixed per pool or connection, built once.
+///
+/// ```
+/// let target = trace_core::db::DbTarget {
+///     system: "postgresql",
+///     namespace: Some("orders".into()),
+///     server_address: Some("db.internal".into()),
+///     server_port: Some(5432),
+/// };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct DbTarget {
     /// `db.system.name`: `postgresql`, `mysql`, `mariadb`, `sqlite`, `redis`.
@@ -30,6 +39,16 @@ pub struct DbTarget {
 }
 
 /// One database operation, as the span records it. Text fields must already be sanitised.
+///
+/// ```
+/// let op = trace_core::db::DbOperation {
+///     name: "SELECT users".into(),
+///     query_text: Some("SELECT * FROM users WHERE id = ?".into()),
+///     operation: Some("SELECT".into()),
+///     collection: Some("users".into()),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct DbOperation {
     /// The span name (see [`span_name`]).
@@ -46,7 +65,16 @@ pub struct DbOperation {
     pub batch_size: Option<usize>,
 }
 
-/// The span name the conventions give an operation.
+/// The span name the conventions give an operation: the query summary, else
+/// `{operation} {collection}`, else the operation, else the database system.
+///
+/// ```
+/// use trace_core::db::span_name;
+/// assert_eq!(span_name(Some("SELECT users orders"), Some("SELECT"), None, "mysql"), "SELECT users orders");
+/// assert_eq!(span_name(None, Some("HGETALL"), None, "redis"), "HGETALL");
+/// assert_eq!(span_name(None, Some("DELETE"), Some("jobs"), "sqlite"), "DELETE jobs");
+/// assert_eq!(span_name(None, None, None, "postgresql"), "postgresql");
+/// ```
 pub fn span_name(
     summary: Option<&str>,
     operation: Option<&str>,
@@ -66,6 +94,25 @@ pub fn span_name(
 }
 
 /// Starts a database client span under `parent` for an operation already described.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, SpanKind};
+/// use trace_core::db::{start, DbOperation, DbTarget};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let target = DbTarget { system: "sqlite", ..Default::default() };
+/// let op = DbOperation { name: "VACUUM".into(), operation: Some("VACUUM".into()), ..Default::default() };
+/// let tracer = trace_core::tracer::Tracer::new("my-db-client");
+/// let mut span = start(&tracer, &target, &op, &opentelemetry::Context::new());
+/// let trace_id = span.span_context().trace_id();
+/// span.end();
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let exported = trace.span("VACUUM");
+/// assert_eq!(exported.span_kind, SpanKind::Client);
+/// assert_eq!(exported.str_attr("db.system.name"), "sqlite");
+/// assert_eq!(exported.str_attr("db.operation.name"), "VACUUM");
+/// ```
 pub fn start(tracer: &Tracer, target: &DbTarget, op: &DbOperation, parent: &Context) -> SpanHandle {
     start_with(tracer, target, None, parent, || op.clone())
 }
@@ -143,6 +190,27 @@ pub fn start_with(
 
 /// Records a database failure: `db.response.status_code` (SQLSTATE, Redis error prefix) when
 /// known, `error.type` (that code, else `error_type`), status Error with `message`.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, Status};
+/// use trace_core::db::{record_failure, start, DbOperation, DbTarget};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let target = DbTarget { system: "postgresql", ..Default::default() };
+/// let op = DbOperation { name: "INSERT users".into(), ..Default::default() };
+/// let tracer = trace_core::tracer::Tracer::new("my-db-client");
+/// let mut span = start(&tracer, &target, &op, &opentelemetry::Context::new());
+/// // a unique violation
+/// record_failure(&mut span, Some("23505"), "DatabaseError", "duplicate key value".into());
+/// let trace_id = span.span_context().trace_id();
+/// span.end();
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let exported = trace.span("INSERT users");
+/// assert_eq!(exported.str_attr("db.response.status_code"), "23505");
+/// assert_eq!(exported.str_attr("error.type"), "23505");
+/// assert_eq!(exported.status, Status::error("duplicate key value"));
+/// ```
 pub fn record_failure<S: Span + ?Sized>(
     span: &mut S,
     status_code: Option<&str>,

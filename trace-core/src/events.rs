@@ -20,6 +20,25 @@ use tracing_subscriber::Layer;
 use crate::limits::truncate;
 
 /// See the module documentation.
+///
+/// ```
+/// use opentelemetry::trace::{TraceContextExt, Tracer as _};
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let pipeline = trace_core::testing::install(); // installs this layer with the bridge
+/// let tracer = opentelemetry::global::tracer("doc");
+/// // an OpenTelemetry span (as the adapters make), no `tracing` span around the log line
+/// let trace_id = tracer.in_span("handler", |cx| {
+///     tracing::info!(order.id = 7, "order accepted");
+///     cx.span().span_context().trace_id()
+/// });
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// assert_eq!(trace.span("handler").events[0].name, "order accepted");
+///
+/// // in a subscriber of your own
+/// let subscriber = tracing_subscriber::registry().with(trace_core::events::SpanEventsLayer::new());
+/// # drop(subscriber);
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SpanEventsLayer;
 

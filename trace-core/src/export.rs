@@ -48,6 +48,16 @@ use opentelemetry_sdk::Resource;
 use crate::recording::Recorded;
 
 /// The queue's settings (the `OTEL_BSP_*` variables and the span limits).
+///
+/// ```
+/// use std::time::Duration;
+/// let config = trace_core::export::QueueConfig {
+///     max_queue_size: 8192,
+///     scheduled_delay: Duration::from_secs(1),
+///     ..Default::default()
+/// };
+/// assert_eq!(config.max_export_batch_size, 512);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct QueueConfig {
     /// Spans that may wait for export; past this, new spans are dropped and counted.
@@ -76,6 +86,13 @@ impl Default for QueueConfig {
 }
 
 /// Counters of a [`SpanQueue`] since it started.
+///
+/// ```
+/// use opentelemetry_sdk::trace::InMemorySpanExporter;
+/// use trace_core::export::{QueueConfig, QueueStats, SpanQueue};
+/// let queue = SpanQueue::new(InMemorySpanExporter::default(), QueueConfig::default());
+/// assert_eq!(queue.stats(), QueueStats::default()); // nothing yet
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
     /// Spans accepted into the queue.
@@ -89,6 +106,22 @@ pub struct QueueStats {
 }
 
 /// What was not delivered since the previous report.
+///
+/// ```
+/// use trace_core::export::{DeliveryReport, QueueStats};
+/// let report = DeliveryReport {
+///     dropped: 3,
+///     failed: 512,
+///     unsent: 0,
+///     last_error: Some("connection refused".into()),
+///     totals: QueueStats::default(),
+/// };
+/// assert_eq!(
+///     report.to_string(),
+///     "3 spans dropped (queue full) and 512 spans lost in failed exports since the last report; \
+///      last export error: connection refused"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryReport {
     /// Spans dropped at a full queue in the period.
@@ -121,7 +154,16 @@ impl fmt::Display for DeliveryReport {
     }
 }
 
-/// Receives delivery reports (at most one per report interval).
+/// Receives delivery reports (at most one per report interval). See
+/// [`SpanQueue::with_reporter`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// static LOST: AtomicU64 = AtomicU64::new(0);
+/// let reporter: trace_core::export::Reporter =
+///     Arc::new(|r| { LOST.fetch_add(r.dropped + r.failed, Ordering::Relaxed); });
+/// ```
 pub type Reporter = Arc<dyn Fn(&DeliveryReport) + Send + Sync>;
 
 fn log_report(r: &DeliveryReport) {
@@ -590,6 +632,24 @@ struct Shared {
 }
 
 /// The span queue and its export thread. Cloning gives another handle to the same queue.
+///
+/// It is the provider's span processor (for the SDK's spans) and, registered with
+/// [`tracer::register_queue`](crate::tracer::register_queue), takes the adapters' spans as they
+/// are. `trace-init` builds it from the `OTEL_BSP_*` variables.
+///
+/// ```
+/// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use trace_core::export::{QueueConfig, SpanQueue};
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let queue = SpanQueue::new(exporter.clone(), QueueConfig::default());
+/// let provider = SdkTracerProvider::builder().with_span_processor(queue.clone()).build();
+/// provider.tracer("doc").in_span("work", |_| ());
+/// provider.force_flush().unwrap();
+/// assert_eq!(exporter.get_finished_spans().unwrap()[0].name, "work");
+/// assert_eq!((queue.stats().queued, queue.stats().exported), (1, 1));
+/// ```
 #[derive(Clone)]
 pub struct SpanQueue {
     shared: Arc<Shared>,

@@ -20,7 +20,43 @@ use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 use crate::tracer::{SpanHandle, Tracer};
 
-/// What the client span family records beyond the required attributes.
+/// What the client span family records beyond the required attributes. The functions an HTTP
+/// client adapter calls: [`start`](Self::start), then [`record_response`](Self::record_response)
+/// or [`record_transport_error`](Self::record_transport_error), then `end`.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, Status};
+/// use trace_core::http_client::{HttpClientSchema, OutgoingRequest};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let schema = HttpClientSchema::default();
+/// let tracer = trace_core::tracer::Tracer::new("my-http-client");
+/// let headers = http::HeaderMap::new();
+/// let req = OutgoingRequest {
+///     method: &http::Method::GET,
+///     url: "https://user:pw@api.example.com/v1/items?X-Goog-Signature=abc",
+///     scheme: "https",
+///     host: "api.example.com",
+///     port: Some(443),
+///     template: Some("/v1/items"),
+///     resend_count: 0,
+///     headers: &headers,
+/// };
+/// let mut span = schema.start(&tracer, &req, &opentelemetry::Context::new());
+/// schema.record_response(&mut span, http::StatusCode::NOT_FOUND, http::Version::HTTP_11, &headers);
+/// let trace_id = span.span_context().trace_id();
+/// span.end();
+///
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let exported = trace.span("GET /v1/items");
+/// assert_eq!(
+///     exported.str_attr("url.full"),
+///     "https://REDACTED:REDACTED@api.example.com/v1/items?X-Goog-Signature=REDACTED"
+/// );
+/// assert_eq!(exported.str_attr("error.type"), "404"); // 4xx is an error for a client
+/// assert!(matches!(exported.status, Status::Error { .. }));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct HttpClientSchema {
     /// Request headers recorded as `http.request.header.<name>`.
@@ -31,7 +67,22 @@ pub struct HttpClientSchema {
     pub url_redaction: UrlRedaction,
 }
 
-/// The parts of an outgoing request the span is built from.
+/// The parts of an outgoing request the span is built from (see [`HttpClientSchema`]).
+///
+/// ```
+/// let headers = http::HeaderMap::new();
+/// let url = "http://inventory:8080/stock/42";
+/// let req = trace_core::http_client::OutgoingRequest {
+///     method: &http::Method::POST,
+///     url,
+///     scheme: "http",
+///     host: "inventory",
+///     port: Some(8080),
+///     template: None, // the span is then named "POST", never by the raw path
+///     resend_count: 1, // a retry: `http.request.resend_count` = 1
+///     headers: &headers,
+/// };
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct OutgoingRequest<'a> {
     /// Request method.
@@ -53,6 +104,12 @@ pub struct OutgoingRequest<'a> {
 }
 
 /// The classes of transport failure recorded as `error.type`.
+///
+/// ```
+/// use trace_core::http_client::TransportError;
+/// assert_eq!(TransportError::Timeout.as_str(), "timeout");
+/// assert_eq!(TransportError::Connect.as_str(), "connect");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportError {
     /// The request timed out.

@@ -10,11 +10,20 @@ use opentelemetry::StringValue;
 use crate::intern::route_name;
 
 /// The methods recorded as themselves; anything else is `_OTHER` (RFC 9110 plus PATCH).
+///
+/// ```
+/// assert!(trace_core::http_common::DEFAULT_KNOWN_METHODS.contains(&"PATCH"));
+/// ```
 pub const DEFAULT_KNOWN_METHODS: &[&str] = &[
     "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
 ];
 
 /// The environment variable that replaces the list of known methods (comma-separated).
+///
+/// ```
+/// // OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS=GET,POST,PURGE
+/// assert_eq!(trace_core::http_common::KNOWN_METHODS_ENV, "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS");
+/// ```
 pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 
 fn custom_known_methods() -> Option<&'static [Box<str>]> {
@@ -34,6 +43,15 @@ fn custom_known_methods() -> Option<&'static [Box<str>]> {
 }
 
 /// A request method as the conventions record it.
+///
+/// ```
+/// use trace_core::http_common::normalize_method;
+/// let m = normalize_method(&http::Method::from_bytes(b"PURGE").unwrap());
+/// assert!(m.is_other());
+/// assert_eq!(m.normalized.as_str(), "_OTHER");
+/// assert_eq!(m.original.as_ref().map(|o| o.as_str()), Some("PURGE"));
+/// assert_eq!(m.name_part(), "HTTP");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodInfo {
     /// `http.request.method`: the method, or `_OTHER`.
@@ -58,6 +76,12 @@ impl MethodInfo {
 }
 
 /// Normalises a method: known methods as themselves, anything else as `_OTHER` with the original.
+///
+/// ```
+/// use trace_core::http_common::normalize_method;
+/// let get = normalize_method(&http::Method::GET);
+/// assert_eq!((get.normalized.as_str(), get.original), ("GET", None));
+/// ```
 pub fn normalize_method(method: &Method) -> MethodInfo {
     let s = method.as_str();
     match custom_known_methods() {
@@ -105,6 +129,12 @@ fn other(s: &str) -> MethodInfo {
 }
 
 /// `network.protocol.version` for an HTTP version.
+///
+/// ```
+/// use trace_core::http_common::protocol_version;
+/// assert_eq!(protocol_version(http::Version::HTTP_11), Some("1.1"));
+/// assert_eq!(protocol_version(http::Version::HTTP_2), Some("2"));
+/// ```
 pub fn protocol_version(v: Version) -> Option<&'static str> {
     Some(match v {
         Version::HTTP_09 => "0.9",
@@ -118,6 +148,13 @@ pub fn protocol_version(v: Version) -> Option<&'static str> {
 
 /// Splits `host[:port]` (IPv6 in brackets) into host and port; surrounding ASCII white space is
 /// ignored.
+///
+/// ```
+/// use trace_core::http_common::split_host_port;
+/// assert_eq!(split_host_port("example.com:8443"), ("example.com", Some(8443)));
+/// assert_eq!(split_host_port("[2001:db8::1]:80"), ("2001:db8::1", Some(80)));
+/// assert_eq!(split_host_port(" example.com "), ("example.com", None));
+/// ```
 pub fn split_host_port(s: &str) -> (&str, Option<u16>) {
     // header text is ASCII: no Unicode white space to look for
     let s = s.trim_ascii();
@@ -159,6 +196,13 @@ fn parse_port(s: &str) -> Option<u16> {
 }
 
 /// The default port of a URL scheme.
+///
+/// ```
+/// use trace_core::http_common::default_port;
+/// assert_eq!(default_port("https"), Some(443));
+/// assert_eq!(default_port("http"), Some(80));
+/// assert_eq!(default_port("gopher"), None);
+/// ```
 pub fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" | "ws" => Some(80),

@@ -25,7 +25,34 @@ use crate::limits::truncate;
 use crate::redact::{HeaderCapture, UrlRedaction};
 use crate::tracer::{SpanHandle, Tracer};
 
-/// What the server span family records beyond the required attributes.
+/// What the server span family records beyond the required attributes. The functions a server
+/// adapter calls: [`start`](Self::start), [`record_response`](Self::record_response), then
+/// `end` when the response body is done.
+///
+/// ```
+/// use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+/// use trace_core::http_server::{HttpServerSchema, IncomingRequest};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let schema = HttpServerSchema::default();
+/// let tracer = trace_core::tracer::Tracer::new("my-server");
+/// let req = http::Request::get("/users/42").header("host", "api.example.com").body(()).unwrap();
+/// let parts = IncomingRequest::from_request(&req, Some("/users/{id}"), None);
+/// let parent = opentelemetry::Context::new();
+/// let cx = schema.start(&tracer, &parts, &parent, Vec::new()).into_context(&parent);
+/// let span = cx.span();
+/// schema.record_response(&span, http::StatusCode::INTERNAL_SERVER_ERROR, &http::HeaderMap::new());
+/// let trace_id = span.span_context().trace_id();
+/// trace_core::span::end(&span);
+///
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let exported = trace.span("GET /users/{id}");
+/// assert_eq!(exported.span_kind, SpanKind::Server);
+/// assert_eq!(exported.str_attr("server.address"), "api.example.com");
+/// assert_eq!(exported.str_attr("error.type"), "500"); // 5xx is an error for a server
+/// assert!(matches!(exported.status, Status::Error { .. }));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct HttpServerSchema {
     /// Request headers recorded as `http.request.header.<name>`.
@@ -40,6 +67,13 @@ pub struct HttpServerSchema {
 }
 
 /// The parts of an incoming request the span is built from.
+///
+/// ```
+/// let req = http::Request::get("/health").body(()).unwrap();
+/// let peer = "10.0.0.7:41000".parse().ok();
+/// let parts = trace_core::http_server::IncomingRequest::from_request(&req, Some("/health"), peer);
+/// assert_eq!(parts.uri.path(), "/health");
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct IncomingRequest<'a> {
     /// Request method.
@@ -74,7 +108,14 @@ impl<'a> IncomingRequest<'a> {
     }
 }
 
-/// The span name for a request.
+/// The span name for a request: `{method} {route}`, or `{method}` without a route (never the
+/// raw path); `HTTP` for a method that is not a known one.
+///
+/// ```
+/// use trace_core::http_server::span_name;
+/// assert_eq!(span_name(&http::Method::GET, Some("/users/{id}")), "GET /users/{id}");
+/// assert_eq!(span_name(&http::Method::POST, None), "POST");
+/// ```
 pub fn span_name(method: &Method, route: Option<&str>) -> Cow<'static, str> {
     name_for(&normalize_method(method), route)
 }

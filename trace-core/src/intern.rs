@@ -8,9 +8,15 @@ use std::sync::{LazyLock, OnceLock, RwLock};
 
 use opentelemetry::StringValue;
 
-/// FNV-1a: these keys are short and few, SipHash's DoS resistance is not needed (the table is
-/// bounded) and costs several times more per lookup.
-/// The FNV-1a hasher behind the tables.
+/// The FNV-1a hasher behind the tables: these keys are short and few, SipHash's DoS resistance
+/// is not needed (the tables are bounded) and costs several times more per look-up.
+///
+/// ```
+/// use std::hash::Hasher;
+/// let mut h = trace_core::intern::Fnv::default();
+/// h.write(b"a");
+/// assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c); // FNV-1a 64 of "a"
+/// ```
 #[derive(Default)]
 pub struct Fnv(u64);
 
@@ -40,6 +46,15 @@ type FnvSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<Fnv>
 /// changes again, and is read with no lock at all: a high-cardinality value past the bound (user
 /// agents, client addresses of a public service) costs every worker thread a hash look-up, not a
 /// lock word bouncing between cores.
+///
+/// ```
+/// use trace_core::intern::Interner;
+/// let table = Interner::new(1);
+/// let a = table.get("/users/{id}").unwrap();
+/// assert!(std::ptr::eq(a, table.get("/users/{id}").unwrap())); // one copy, for the process
+/// assert_eq!(table.get("/orders/{id}"), None); // full
+/// assert_eq!(table.value("/orders/{id}").as_str(), "/orders/{id}"); // an owned copy instead
+/// ```
 #[derive(Debug)]
 pub struct Interner {
     filling: RwLock<FnvSet<&'static str>>,
@@ -105,16 +120,43 @@ fn interned_or_owned(interned: Option<&'static str>, s: &str) -> StringValue {
 }
 
 /// Route templates and span names (`GET /users/{id}`).
+///
+/// ```
+/// let name = trace_core::intern::ROUTES.get("GET /users/{id}").unwrap();
+/// assert_eq!(name, "GET /users/{id}");
+/// ```
 pub static ROUTES: LazyLock<Interner> = LazyLock::new(|| Interner::new(8192));
 /// Host names and other small sets of request values.
+///
+/// ```
+/// assert_eq!(trace_core::intern::HOSTS.value("api.example.com").as_str(), "api.example.com");
+/// ```
 pub static HOSTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
 /// Peer IPv4 addresses, as text.
+///
+/// ```
+/// assert_eq!(trace_core::intern::ADDRESSES.get("10.0.0.1"), Some("10.0.0.1"));
+/// ```
 pub static ADDRESSES: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
 /// `User-Agent` values: a service sees few distinct clients, each many times. Bounded like the
 /// others, so a client sending a new value with every request only fills it once.
+///
+/// ```
+/// assert!(trace_core::intern::USER_AGENTS.get("curl/8.5.0").is_some());
+/// ```
 pub static USER_AGENTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
 
-/// A small stack buffer for formatting short values without allocating.
+/// A small stack buffer for formatting short values without allocating; a write past its end
+/// fails (nothing is cut silently).
+///
+/// ```
+/// use std::fmt::Write;
+/// use trace_core::intern::StackStr;
+/// let mut s = StackStr::<16>::default();
+/// write!(s, "{} {}", "GET", "/a").unwrap();
+/// assert_eq!(s.as_str(), "GET /a");
+/// assert!(write!(s, "{}", "x".repeat(32)).is_err());
+/// ```
 pub struct StackStr<const N: usize> {
     buf: [u8; N],
     len: usize,
@@ -149,6 +191,11 @@ impl<const N: usize> std::fmt::Write for StackStr<N> {
 }
 
 /// The lower-case hex of a trace id, without allocating.
+///
+/// ```
+/// let id = opentelemetry::trace::TraceId::from(0xab_u128);
+/// assert_eq!(&trace_core::intern::trace_id_hex(id), b"000000000000000000000000000000ab");
+/// ```
 pub fn trace_id_hex(id: opentelemetry::trace::TraceId) -> [u8; 32] {
     let mut out = [0u8; 32];
     hex_into(&id.to_bytes(), &mut out);
@@ -168,6 +215,12 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 };
 
 /// Writes `bytes` as lower-case hex into `out` (twice as long): one table look-up per byte.
+///
+/// ```
+/// let mut out = [0u8; 4];
+/// trace_core::intern::hex_into(&[0x0f, 0xa0], &mut out);
+/// assert_eq!(&out, b"0fa0");
+/// ```
 #[inline]
 pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
     for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
@@ -304,6 +357,11 @@ fn value_of<const N: usize>(
 }
 
 /// The interned span name `{method} {route}`.
+///
+/// ```
+/// let name = trace_core::intern::route_name("GET", "/users/{id}").unwrap();
+/// assert_eq!(name, "GET /users/{id}");
+/// ```
 pub fn route_name(method: &str, route: &str) -> Option<&'static str> {
     let is = |name: &str| {
         name.len() == method.len() + 1 + route.len()
@@ -319,16 +377,28 @@ pub fn route_name(method: &str, route: &str) -> Option<&'static str> {
 }
 
 /// `route` as an interned string value.
+///
+/// ```
+/// assert_eq!(trace_core::intern::route_value("/users/{id}").as_str(), "/users/{id}");
+/// ```
 pub fn route_value(route: &str) -> StringValue {
     value_of(&ROUTE_VALUES, &ROUTES, route)
 }
 
 /// A host name as an interned string value (bounded table; owned copy past it).
+///
+/// ```
+/// assert_eq!(trace_core::intern::host_value("db.internal").as_str(), "db.internal");
+/// ```
 pub fn host_value(host: &str) -> StringValue {
     value_of(&HOST_VALUES, &HOSTS, host)
 }
 
 /// A `User-Agent` value as an interned string value (bounded table; owned copy past it).
+///
+/// ```
+/// assert_eq!(trace_core::intern::user_agent_value("okhttp/4.12").as_str(), "okhttp/4.12");
+/// ```
 pub fn user_agent_value(agent: &str) -> StringValue {
     value_of(&AGENT_VALUES, &USER_AGENTS, agent)
 }
@@ -337,6 +407,14 @@ pub fn user_agent_value(agent: &str) -> StringValue {
 /// cache by address): a service's peers are mostly a few proxies, load balancers or services.
 /// Past the table's bound, and for IPv6, a shared string (`client.address` and
 /// `network.peer.address` both hold it).
+///
+/// ```
+/// use std::net::IpAddr;
+/// let v4: IpAddr = "192.0.2.10".parse().unwrap();
+/// let v6: IpAddr = "2001:db8::1".parse().unwrap();
+/// assert_eq!(trace_core::intern::ip_value(v4).as_str(), "192.0.2.10");
+/// assert_eq!(trace_core::intern::ip_value(v6).as_str(), "2001:db8::1");
+/// ```
 pub fn ip_value(ip: std::net::IpAddr) -> StringValue {
     match ip {
         std::net::IpAddr::V4(v4) => {

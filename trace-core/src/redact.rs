@@ -16,9 +16,23 @@ use crate::attributes::str_array;
 use crate::limits::truncate;
 
 /// The replacement text for a redacted value.
+///
+/// ```
+/// use trace_core::redact::{UrlRedaction, REDACTED};
+/// let query = UrlRedaction::default().redact_query("Signature=abc");
+/// assert_eq!(query, format!("Signature={REDACTED}"));
+/// ```
 pub const REDACTED: &str = "REDACTED";
 
-/// The query parameters whose values are redacted by default (case-sensitive names).
+/// The query parameters whose values are redacted by default (case-sensitive names): the
+/// OpenTelemetry list of signed-URL parameters.
+///
+/// ```
+/// use trace_core::redact::{UrlRedaction, DEFAULT_SENSITIVE_QUERY_PARAMS};
+/// let redaction = UrlRedaction::default();
+/// let default: Vec<&str> = redaction.params().collect();
+/// assert_eq!(default, DEFAULT_SENSITIVE_QUERY_PARAMS);
+/// ```
 pub const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
     "AWSAccessKeyId",
     "Signature",
@@ -30,6 +44,17 @@ pub const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
 ];
 
 /// Headers whose values are never recorded, whatever the allow-list says.
+///
+/// ```
+/// use trace_core::redact::{HeaderCapture, ALWAYS_REDACTED_HEADERS};
+/// let mut headers = http::HeaderMap::new();
+/// for name in ALWAYS_REDACTED_HEADERS {
+///     headers.insert(*name, "secret".parse().unwrap());
+/// }
+/// let captured = HeaderCapture::request(ALWAYS_REDACTED_HEADERS.iter()).capture(&headers);
+/// assert_eq!(captured.len(), 4);
+/// assert!(captured.iter().all(|kv| !kv.value.as_str().contains("secret")));
+/// ```
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",

@@ -15,6 +15,15 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What happens to keys in `db.query.text`.
+///
+/// ```
+/// use trace_core::redis::{render, KeyMode};
+/// let args: [&[u8]; 2] = [b"GET", b"session:9f2c"];
+/// assert_eq!(render(args.into_iter(), KeyMode::Keep, 1024).text, "GET session:9f2c");
+/// assert_eq!(render(args.into_iter(), KeyMode::Drop, 1024).text, "GET ?");
+/// let hashed = render(args.into_iter(), KeyMode::Hash, 1024).text;
+/// assert!(hashed.starts_with("GET #") && hashed.len() == "GET #".len() + 16);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeyMode {
     /// Keys as they are (the default).
@@ -27,7 +36,14 @@ pub enum KeyMode {
     Drop,
 }
 
-/// A rendered command.
+/// A rendered command. Values are never rendered, only `?`.
+///
+/// ```
+/// use trace_core::redis::{render, KeyMode};
+/// let args: [&[u8]; 4] = [b"config", b"set", b"maxmemory", b"2gb"];
+/// let r = render(args.into_iter(), KeyMode::Keep, 1024);
+/// assert_eq!(r.name, "CONFIG SET");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     /// The span name and `db.operation.name`: the command (`GET`), with its subcommand for
@@ -109,6 +125,13 @@ fn keys_of(name: &str) -> Keys {
 }
 
 /// The upper-case command name of a first argument (static for the common commands).
+///
+/// ```
+/// use std::borrow::Cow;
+/// use trace_core::redis::command_name;
+/// assert!(matches!(command_name(b"hgetall"), Cow::Borrowed("HGETALL")));
+/// assert_eq!(command_name(b"my.module.cmd"), "MY.MODULE.CMD");
+/// ```
 pub fn command_name(arg: &[u8]) -> Cow<'static, str> {
     let mut buf = [0u8; 16];
     if arg.len() <= buf.len() {
@@ -194,7 +217,14 @@ pub fn command_name(arg: &[u8]) -> Cow<'static, str> {
     Cow::Owned(String::from_utf8_lossy(cut).to_ascii_uppercase())
 }
 
-/// Writes `bytes` as text, escaping anything that is not printable UTF-8.
+/// Writes `bytes` as text, escaping anything that is not printable UTF-8, cut to about `max`
+/// bytes.
+///
+/// ```
+/// let mut out = String::new();
+/// trace_core::redis::write_escaped(&mut out, b"key\x00\xff", 64);
+/// assert!(out.starts_with("key") && out.is_ascii() && !out.contains('\0'));
+/// ```
 pub fn write_escaped(out: &mut String, bytes: &[u8], max: usize) {
     if bytes.len() <= max && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
         // printable ASCII, the usual key
@@ -278,7 +308,17 @@ fn name_and_words(first: &[u8], second: Option<&[u8]>) -> (Cow<'static, str>, us
     }
 }
 
-/// Renders a command from its arguments (the first is the command name).
+/// Renders a command from its arguments (the first is the command name): keys as
+/// [`KeyMode`] says, every value as `?`, the text cut to `max_len` bytes.
+///
+/// ```
+/// use trace_core::redis::{render, KeyMode};
+/// let args: [&[u8]; 5] = [b"SET", b"user:42", b"{\"card\":\"4111...\"}", b"EX", b"60"];
+/// let r = render(args.into_iter(), KeyMode::Keep, 1024);
+/// assert_eq!(r.name, "SET");
+/// assert!(r.text.starts_with("SET user:42 ?"));
+/// assert!(!r.text.contains("card")); // the value never reaches the span
+/// ```
 pub fn render<'a>(args: impl Iterator<Item = &'a [u8]>, mode: KeyMode, max_len: usize) -> Rendered {
     // most commands have a handful of arguments: keep them on the stack
     const INLINE: usize = 8;
@@ -398,6 +438,11 @@ fn render_into(text: &mut String, name: &str, rest: &[&[u8]], mode: KeyMode, max
 }
 
 /// Reads whose reply says whether the key was found: one value (`GET`, `HGET`, ...).
+///
+/// ```
+/// assert!(trace_core::redis::is_single_read("GET"));
+/// assert!(!trace_core::redis::is_single_read("SET"));
+/// ```
 pub fn is_single_read(name: &str) -> bool {
     matches!(
         name,
@@ -406,11 +451,20 @@ pub fn is_single_read(name: &str) -> bool {
 }
 
 /// Reads whose reply holds one value per key (`MGET`, `HMGET`).
+///
+/// ```
+/// assert!(trace_core::redis::is_multi_read("MGET"));
+/// ```
 pub fn is_multi_read(name: &str) -> bool {
     matches!(name, "MGET" | "HMGET")
 }
 
 /// Reads whose reply is empty on a miss (`HGETALL`, `SMEMBERS`, `LRANGE`, `ZRANGE`).
+///
+/// ```
+/// assert!(trace_core::redis::is_collection_read("SMEMBERS"));
+/// assert!(!trace_core::redis::is_collection_read("GET"));
+/// ```
 pub fn is_collection_read(name: &str) -> bool {
     matches!(
         name,
@@ -419,7 +473,16 @@ pub fn is_collection_read(name: &str) -> bool {
 }
 
 /// Splits a packed RESP command (`*N\r\n$len\r\narg\r\n...`) into its arguments; `None` when
-/// the bytes are not one well-formed command.
+/// the bytes are not one well-formed command. The rest of the bytes (the next command of a
+/// pipeline) comes back with the arguments.
+///
+/// ```
+/// use trace_core::redis::parse_packed;
+/// let (args, rest) = parse_packed(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n").unwrap();
+/// assert_eq!(args, [&b"GET"[..], &b"k"[..]]);
+/// assert_eq!(rest, b"*1\r\n$4\r\nPING\r\n");
+/// assert!(parse_packed(b"*2\r\n$3\r\nGET\r\n").is_none()); // cut short
+/// ```
 pub fn parse_packed(mut b: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
     fn line(b: &[u8]) -> Option<(&[u8], &[u8])> {
         let end = b.windows(2).position(|w| w == b"\r\n")?;

@@ -23,6 +23,12 @@ pub fn end(span: &SpanRef<'_>) {
 
 /// The type name of `T` without generic parameters (`std::io::error::Error`), used as `error.type`
 /// (the conventions ask for the fully-qualified type name of an exception).
+///
+/// ```
+/// use trace_core::span::short_type_name;
+/// assert_eq!(short_type_name::<std::io::Error>(), "std::io::error::Error");
+/// assert_eq!(short_type_name::<Vec<u8>>(), "alloc::vec::Vec");
+/// ```
 pub fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     full.split('<').next().unwrap_or(full)
@@ -47,6 +53,22 @@ fn failure_parts(
 
 /// Marks an owned span as failed: status Error (with `message`), `error.type`, and, when `message`
 /// is given, an `exception` event with `exception.type` and `exception.message`.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, Status, Tracer as _};
+/// use trace_core::testing::SpanDataExt;
+///
+/// let pipeline = trace_core::testing::install();
+/// let mut span = opentelemetry::global::tracer("doc").start("publish");
+/// trace_core::span::record_failure(&mut span, "broker_unavailable", Some("no broker answered".into()));
+/// let trace_id = span.span_context().trace_id();
+/// span.end();
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// let exported = trace.span("publish");
+/// assert_eq!(exported.str_attr("error.type"), "broker_unavailable");
+/// assert_eq!(exported.status, Status::error("no broker answered"));
+/// assert_eq!(exported.events[0].name, "exception");
+/// ```
 pub fn record_failure<S: Span + ?Sized>(
     span: &mut S,
     error_type: impl Into<StringValue>,
@@ -65,6 +87,14 @@ pub fn record_failure<S: Span + ?Sized>(
 }
 
 /// [`record_failure`] for a span held in a context.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// // a failure without a message: status Error and `error.type`, no `exception` event
+/// opentelemetry::Context::map_current(|cx| {
+///     trace_core::span::record_failure_ref(&cx.span(), "cancelled", None)
+/// });
+/// ```
 pub fn record_failure_ref(
     span: &SpanRef<'_>,
     error_type: impl Into<StringValue>,
