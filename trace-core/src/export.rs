@@ -351,6 +351,30 @@ impl SpanView for SpanData {
 /// A finished span as the span queue holds it: one of the adapters' spans as it was recorded, or
 /// an SDK span. A [`FinishedExporter`] is lent each batch and reads it through [`SpanView`]
 /// without converting it (see the example there); the queue frees the spans afterwards.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use opentelemetry_sdk::error::OTelSdkResult;
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use trace_core::export::{FinishedExporter, FinishedSpan, QueueConfig, SpanQueue, SpanView};
+///
+/// #[derive(Clone, Default)]
+/// struct Names(Arc<Mutex<Vec<String>>>);
+/// impl FinishedExporter for Names {
+///     fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+///         let mut names = self.0.lock().unwrap();
+///         names.extend(batch.iter().map(|s| format!("{} {:?}", s.name(), s.kind())));
+///         Ok(())
+///     }
+/// }
+/// let names = Names::default();
+/// let queue = SpanQueue::with_finished_exporter(names.clone(), QueueConfig::default());
+/// let provider = SdkTracerProvider::builder().with_span_processor(queue).build();
+/// provider.tracer("doc").in_span("nightly", |_| ());
+/// provider.force_flush().unwrap();
+/// assert_eq!(*names.0.lock().unwrap(), ["nightly Internal"]);
+/// ```
 pub struct FinishedSpan(Finished);
 
 impl fmt::Debug for FinishedSpan {

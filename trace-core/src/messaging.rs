@@ -33,6 +33,17 @@ use crate::tracer::Tracer;
 
 /// The trace fields of the current context (`traceparent`, `tracestate`, `baggage`), to store
 /// with a message.
+///
+/// ```
+/// use opentelemetry::trace::{Tracer as _, TraceContextExt};
+/// trace_core::testing::install();
+/// opentelemetry::global::tracer("doc").in_span("enqueue", |cx| {
+///     let fields = trace_core::messaging::inject_fields();
+///     let (name, value) = &fields[0];
+///     assert_eq!(name, "traceparent");
+///     assert!(value.contains(&cx.span().span_context().span_id().to_string()));
+/// });
+/// ```
 pub fn inject_fields() -> Vec<(String, String)> {
     fields_of(&Context::current())
 }
@@ -77,7 +88,19 @@ fn start(
         .into_context(parent)
 }
 
-/// A PRODUCER span (`send {destination}`), child of the current context.
+/// A PRODUCER span (`send {destination}`), child of the current context. For any queue (Kafka,
+/// SQS, NATS, ...); `redis_trace::queue` wraps it for Redis.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use trace_core::messaging::Producer;
+/// let send = Producer::start("kafka", "orders");
+/// let headers = send.fields(); // put these in the record's headers
+/// send.run(async { /* producer.send(record with headers) */ }).await;
+/// # let _ = headers;
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Producer {
     cx: Context,
@@ -123,6 +146,14 @@ impl Producer {
 }
 
 /// How a consumer span relates to the message it processes.
+///
+/// ```
+/// let options = trace_core::messaging::ConsumerOptions {
+///     message_id: Some("offset-1042"),
+///     link: true, // a batch job: its own trace, linked to each producer
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConsumerOptions<'a> {
     /// Recorded as `messaging.message.id`.
@@ -134,6 +165,21 @@ pub struct ConsumerOptions<'a> {
 }
 
 /// A CONSUMER span (`process {destination}`) whose parent, or link, is the producer's context.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), std::io::Error> {
+/// use trace_core::messaging::Consumer;
+/// let record_headers: Vec<(String, String)> = Vec::new(); // as read from the queue
+/// let fields = record_headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+/// Consumer::start("kafka", "orders", fields)
+///     .run_result(async {
+///         // handle the message; an Err is recorded on the span
+///         Ok::<_, std::io::Error>(())
+///     })
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Consumer {
     cx: Context,

@@ -207,6 +207,23 @@ pub(crate) struct Start {
 }
 
 /// A sampled span of the adapters. See the module documentation.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, SpanKind};
+/// use trace_core::tracer::{SpanHandle, Tracer};
+///
+/// trace_core::testing::install(); // registers a span queue: spans are recorded as this type
+/// let handle = Tracer::new("doc").start(
+///     SpanKind::Client,
+///     &opentelemetry::Context::new(),
+///     Vec::new(),
+///     || ("PING".into(), Vec::new()),
+///     |_| {},
+/// );
+/// let SpanHandle::Recording(mut span) = handle else { panic!("not recorded") };
+/// span.add_event("sent", Vec::new());
+/// span.end(); // moves into the queue by value: no lock, no copy into the SDK's span
+/// ```
 #[derive(Debug)]
 pub struct RecordingSpan {
     span_context: SpanContext,

@@ -23,6 +23,13 @@
 use std::borrow::Cow;
 
 /// Which SQL dialect the text is in (decides escapes and quote meanings).
+///
+/// ```
+/// use trace_core::sql::{sanitize, Dialect};
+/// // "..." is an identifier in PostgreSQL and a string in MySQL
+/// assert_eq!(sanitize(r#"SELECT "name" FROM t"#, Dialect::Postgres, 100), r#"SELECT "name" FROM t"#);
+/// assert_eq!(sanitize(r#"SELECT "name" FROM t"#, Dialect::MySql, 100), "SELECT ? FROM t");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// PostgreSQL: `"` quotes identifiers, `E'..'` has backslash escapes, `$$` strings.
@@ -34,6 +41,15 @@ pub enum Dialect {
 }
 
 /// How much of the statement text a span records.
+///
+/// ```
+/// use trace_core::sql::{analyze, Dialect, QueryText};
+/// let sql = "SELECT * FROM users WHERE email = 'ada@example.com'";
+/// let text = |mode| analyze(sql, Dialect::Postgres, mode, 2048, "postgresql").text.clone();
+/// assert_eq!(text(QueryText::Sanitized).unwrap().as_str(), "SELECT * FROM users WHERE email = ?");
+/// assert_eq!(text(QueryText::Full).unwrap().as_str(), sql); // opt-in only
+/// assert!(text(QueryText::Off).is_none());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueryText {
     /// Nothing.
@@ -53,6 +69,14 @@ fn is_ident(b: u8) -> bool {
 }
 
 /// Sanitises `sql` (see the module documentation), cutting the result at `max_len` bytes.
+///
+/// ```
+/// use trace_core::sql::{sanitize, Dialect};
+/// assert_eq!(
+///     sanitize("SELECT id FROM t WHERE id IN (1, 2, 3) AND n = 'x' -- note", Dialect::Postgres, 1024),
+///     "SELECT id FROM t WHERE id IN (?) AND n = ?"
+/// );
+/// ```
 pub fn sanitize(sql: &str, dialect: Dialect, max_len: usize) -> Cow<'_, str> {
     let mut out = sanitize_owned(sql, dialect);
     // only a text with at least two `?` can hold an `IN (?, ?)` list to collapse
@@ -349,6 +373,13 @@ fn collapse_in_lists(s: &str) -> Cow<'_, str> {
 }
 
 /// What a statement does, for the span's name and attributes.
+///
+/// ```
+/// let s = trace_core::sql::summarize("UPDATE accounts SET balance = balance - 10 WHERE id = 7");
+/// assert_eq!(s.summary, "UPDATE accounts");
+/// assert_eq!(s.operation.as_deref(), Some("UPDATE"));
+/// assert_eq!(s.collection.as_deref(), Some("accounts"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     /// `db.query.summary`: operations and their targets, at most 255 bytes.
@@ -397,6 +428,12 @@ const OPERATIONS: &[&str] = &[
 const TARGET_BEFORE: &[&str] = &["FROM", "JOIN", "INTO", "UPDATE", "TABLE"];
 
 /// Summarises a statement (see [`Summary`]). Works on raw or sanitised text.
+///
+/// ```
+/// let s = trace_core::sql::summarize("SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id");
+/// assert_eq!(s.summary, "SELECT orders users");
+/// assert_eq!(s.collection, None); // more than one table
+/// ```
 pub fn summarize(sql: &str) -> Summary {
     let b = sql.as_bytes();
     let mut parts: Vec<String> = Vec::new();
@@ -630,6 +667,15 @@ mod tests {
 }
 
 /// Everything a span needs from one statement text, computed once and cached per thread.
+///
+/// ```
+/// use trace_core::sql::{analyze, Dialect, QueryText};
+/// let a = analyze("DELETE FROM sessions WHERE expires < $1", Dialect::Postgres, QueryText::Sanitized, 2048, "postgresql");
+/// assert_eq!(a.name, "DELETE sessions");
+/// assert!(!a.reads);
+/// let op = a.operation(); // what `db::start` takes
+/// assert_eq!(op.collection.as_ref().map(|c| c.as_str()), Some("sessions"));
+/// ```
 #[derive(Debug)]
 pub struct Analysis {
     /// The span name.
@@ -713,6 +759,14 @@ thread_local! {
 
 /// Analyses a statement: span name, recorded text, summary, operation, table. Repeated texts
 /// (the usual case: statements are constants) are served from a small per-thread cache.
+///
+/// ```
+/// use trace_core::sql::{analyze, Dialect, QueryText};
+/// let first = analyze("SELECT 1", Dialect::Sqlite, QueryText::Sanitized, 2048, "sqlite");
+/// let again = analyze("SELECT 1", Dialect::Sqlite, QueryText::Sanitized, 2048, "sqlite");
+/// assert!(std::sync::Arc::ptr_eq(&first, &again)); // served from the cache
+/// assert_eq!(first.name, "SELECT");
+/// ```
 pub fn analyze(
     sql: &str,
     dialect: Dialect,

@@ -27,6 +27,17 @@ use crate::export::SpanQueue;
 use crate::recording::{scope_of, RecordingSpan, Start};
 
 /// A sampler whose decision can be computed from the parent and the trace id.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, TraceFlags, TraceId, TraceState};
+/// use trace_core::tracer::{KnownSampler, RootSampler};
+///
+/// let sampler = KnownSampler::ParentBased(RootSampler::TraceIdRatio(0.0));
+/// let root = TraceId::from(42_u128);
+/// assert!(!sampler.decide(None, root)); // roots at ratio 0: none
+/// let caller = SpanContext::new(root, 7_u64.into(), TraceFlags::SAMPLED, true, TraceState::default());
+/// assert!(sampler.decide(Some(&caller), root)); // the caller's "sampled" is followed
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KnownSampler {
     /// Sample everything.
@@ -40,6 +51,13 @@ pub enum KnownSampler {
 }
 
 /// The root sampler of [`KnownSampler::ParentBased`].
+///
+/// ```
+/// use trace_core::tracer::{KnownSampler, RootSampler};
+/// // OTEL_TRACES_SAMPLER=parentbased_always_on, the default
+/// let default = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+/// assert!(default.decide(None, opentelemetry::trace::TraceId::from(1_u128)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RootSampler {
     /// Sample every root.
@@ -92,7 +110,15 @@ impl KnownSampler {
     }
 }
 
-/// The SDK's trace-id ratio rule.
+/// The SDK's trace-id ratio rule: the same trace id gets the same decision in every service.
+///
+/// ```
+/// use opentelemetry::trace::TraceId;
+/// use trace_core::tracer::ratio;
+/// assert!(ratio(1.0, TraceId::from(u128::MAX)));
+/// assert!(!ratio(0.0, TraceId::from(1_u128)));
+/// assert!(ratio(0.5, TraceId::from(1_u128))); // its low 64 bits are small
+/// ```
 pub fn ratio(prob: f64, trace_id: TraceId) -> bool {
     if prob >= 1.0 {
         return true;
@@ -110,6 +136,18 @@ thread_local! {
 /// An id generator that hands the SDK the trace id an adapter already chose (so the SDK's own
 /// sampling decision matches the one taken up front), and random ids otherwise. `trace-init`
 /// installs it; install it in your own provider to get the same fast path.
+///
+/// ```
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use trace_core::tracer::{KnownSampler, PresetIdGenerator, RootSampler};
+///
+/// let sampler = KnownSampler::ParentBased(RootSampler::TraceIdRatio(0.1));
+/// let provider = SdkTracerProvider::builder()
+///     .with_sampler(sampler.to_sdk())
+///     .with_id_generator(PresetIdGenerator::default())
+///     .build();
+/// trace_core::tracer::register(&provider, Some(sampler), true);
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct PresetIdGenerator {
     random: RandomIdGenerator,
@@ -141,6 +179,27 @@ static EVER_REGISTERED: AtomicBool = AtomicBool::new(false);
 /// Registers the pipeline adapters built from now on use: its provider, its sampler when it is a
 /// [`KnownSampler`], and whether it was built with [`PresetIdGenerator`]. Clears a queue
 /// registered before; call [`register_queue`] after it when the provider exports through one.
+/// `trace-init` does this; a service building its own provider calls it once.
+///
+/// ```
+/// use opentelemetry::trace::Span as _;
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+/// // a sampler the SDK decides itself (`None`), ids from the SDK's generator (`false`)
+/// trace_core::tracer::register(&provider, None, false);
+/// let tracer = trace_core::tracer::Tracer::new("my-adapter");
+/// let mut span = tracer.start(
+///     opentelemetry::trace::SpanKind::Client,
+///     &opentelemetry::Context::new(),
+///     Vec::new(),
+///     || ("lookup".into(), Vec::new()),
+///     |_| {},
+/// );
+/// span.end();
+/// assert_eq!(exporter.get_finished_spans().unwrap()[0].name, "lookup");
+/// ```
 pub fn register(provider: &SdkTracerProvider, sampler: Option<KnownSampler>, preset_ids: bool) {
     let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
     *r = Some(Registered {
@@ -199,6 +258,38 @@ enum Inner {
 }
 
 /// The tracer an adapter holds. See the module documentation.
+///
+/// It decides sampling before anything is built: the `head` closure (name and the attributes
+/// a sampler may read) and the `more` closure (everything else) run only for a span that
+/// records.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt};
+/// use opentelemetry::KeyValue;
+/// use trace_core::tracer::Tracer;
+///
+/// let pipeline = trace_core::testing::install();
+/// let tracer = Tracer::new("my-adapter");
+/// let mut span = tracer.start(
+///     SpanKind::Client,
+///     &opentelemetry::Context::new(),
+///     Vec::new(),
+///     || ("GET".into(), vec![KeyValue::new("server.address", "cache")]),
+///     |attrs| attrs.push(KeyValue::new("server.port", 11211_i64)),
+/// );
+/// let trace_id = span.span_context().trace_id();
+/// span.end();
+/// let trace = pipeline.wait_for_spans(trace_id, 1);
+/// assert_eq!(trace.span("GET").attributes.len(), 2);
+///
+/// // under a caller that said "not sampled", nothing is built
+/// let caller = trace_core::propagation::DefaultPropagator.extract_headers(&{
+///     let mut h = http::HeaderMap::new();
+///     h.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".parse().unwrap());
+///     h
+/// });
+/// assert!(tracer.drops_under(&caller));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Tracer {
     inner: Inner,
@@ -452,6 +543,19 @@ fn new_span_context(
 
 /// A span opened by a [`Tracer`]: the adapters' own span, an SDK span, a span of another
 /// provider, or no span at all (not sampled; only its context is carried).
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt};
+/// use trace_core::tracer::{SpanHandle, Tracer};
+///
+/// trace_core::testing::install();
+/// let parent = opentelemetry::Context::new();
+/// let span = Tracer::new("doc").start(SpanKind::Internal, &parent, Vec::new(), || ("work".into(), Vec::new()), |_| {});
+/// assert!(matches!(span, SpanHandle::Recording(_)));
+/// let cx = span.into_context(&parent); // parents whatever runs in `cx`
+/// assert!(cx.span().is_recording());
+/// trace_core::span::end(&cx.span());
+/// ```
 #[derive(Debug)]
 pub enum SpanHandle {
     /// A span recorded straight into the registered [`SpanQueue`].
