@@ -39,6 +39,14 @@ pub struct TracedConnection<C> {
 impl TracedConnection<redis::aio::MultiplexedConnection> {
     /// Opens a multiplexed connection from `client` and wraps it, taking `server.address` and
     /// `server.port` from the client's connection info.
+    ///
+    /// ```no_run
+    /// # async fn run() -> redis::RedisResult<()> {
+    /// let client = redis::Client::open("redis://cache.internal:6379/2")?;
+    /// // server.address = cache.internal, server.port = 6379, db.namespace = 2
+    /// let con = redis_trace::TracedConnection::connect(&client).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(client: &redis::Client) -> redis::RedisResult<Self> {
         let inner = client.get_multiplexed_async_connection().await?;
         Ok(Self::new(inner).with_address_of(client))
@@ -47,6 +55,14 @@ impl TracedConnection<redis::aio::MultiplexedConnection> {
 
 impl<C> TracedConnection<C> {
     /// Wraps a connection.
+    ///
+    /// ```no_run
+    /// # async fn run() -> redis::RedisResult<()> {
+    /// let client = redis::Client::open("redis://127.0.0.1/")?;
+    /// let manager = redis::aio::ConnectionManager::new(client.clone()).await?;
+    /// let con = redis_trace::TracedConnection::new(manager).with_address_of(&client);
+    /// # Ok(()) }
+    /// ```
     pub fn new(inner: C) -> Self {
         Self {
             inner,
@@ -60,6 +76,14 @@ impl<C> TracedConnection<C> {
     }
 
     /// Records `server.address`/`server.port` from a client's connection info.
+    ///
+    /// ```no_run
+    /// # async fn run() -> redis::RedisResult<()> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6380/")?;
+    /// let inner = client.get_multiplexed_async_connection().await?;
+    /// let con = redis_trace::TracedConnection::new(inner).with_address_of(&client);
+    /// # Ok(()) }
+    /// ```
     pub fn with_address_of(self, client: &redis::Client) -> Self {
         match client.get_connection_info().addr() {
             redis::ConnectionAddr::Tcp(h, p) => self.with_server(h.clone(), *p),
@@ -71,6 +95,13 @@ impl<C> TracedConnection<C> {
     }
 
     /// Records this `server.address`/`server.port`.
+    ///
+    /// ```
+    /// # fn run(inner: redis::aio::MultiplexedConnection) {
+    /// // reached through a tunnel or proxy: record the server's own name
+    /// let con = redis_trace::TracedConnection::new(inner).with_server("sessions.redis.internal", 6379);
+    /// # }
+    /// ```
     pub fn with_server(self, host: impl Into<String>, port: u16) -> Self {
         let host = host.into();
         self.update(|c| {
@@ -81,26 +112,61 @@ impl<C> TracedConnection<C> {
     }
 
     /// Keeps (default), hashes or drops keys in `db.query.text`.
+    ///
+    /// ```
+    /// # fn run(inner: redis::aio::MultiplexedConnection) {
+    /// use redis_trace::KeyMode;
+    /// // keys hold e-mail addresses here: record `GET ?` instead of the key
+    /// let con = redis_trace::TracedConnection::new(inner).with_key_mode(KeyMode::Drop);
+    /// # }
+    /// ```
     pub fn with_key_mode(self, mode: KeyMode) -> Self {
         self.update(|c| c.key_mode = mode)
     }
 
     /// Longest `db.query.text`, in bytes (default 1024).
+    ///
+    /// ```
+    /// # fn run(inner: redis::aio::MultiplexedConnection) {
+    /// let con = redis_trace::TracedConnection::new(inner).with_max_query_text(256);
+    /// # }
+    /// ```
     pub fn with_max_query_text(self, bytes: usize) -> Self {
         self.update(|c| c.max_query_text = bytes)
     }
 
     /// Uses `tracer` instead of the registered pipeline's.
+    ///
+    /// ```
+    /// # fn run(inner: redis::aio::MultiplexedConnection) {
+    /// let tracer = trace_core::tracer::Tracer::from_global("cache");
+    /// let con = redis_trace::TracedConnection::new(inner).with_tracer(tracer);
+    /// # }
+    /// ```
     pub fn with_tracer(self, tracer: Tracer) -> Self {
         self.update(|c| c.tracer = tracer)
     }
 
     /// The wrapped connection.
+    ///
+    /// ```
+    /// # async fn run(mut con: redis_trace::TracedConnection<redis::aio::MultiplexedConnection>) -> redis::RedisResult<()> {
+    /// use redis::AsyncCommands;
+    /// // not traced
+    /// let _: () = con.inner().set("warmup", 1).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&mut self) -> &mut C {
         &mut self.inner
     }
 
     /// Unwraps.
+    ///
+    /// ```
+    /// # fn run(con: redis_trace::TracedConnection<redis::aio::MultiplexedConnection>) {
+    /// let plain: redis::aio::MultiplexedConnection = con.into_inner();
+    /// # }
+    /// ```
     pub fn into_inner(self) -> C {
         self.inner
     }

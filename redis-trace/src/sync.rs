@@ -26,6 +26,15 @@ pub struct TracedSyncConnection<C> {
 
 impl<C> TracedSyncConnection<C> {
     /// Wraps a connection.
+    ///
+    /// ```no_run
+    /// # fn run() -> redis::RedisResult<()> {
+    /// use redis::Commands;
+    /// let client = redis::Client::open("redis://127.0.0.1/")?;
+    /// let mut con = redis_trace::TracedSyncConnection::new(client.get_connection()?).with_server("127.0.0.1", 6379);
+    /// let _: () = con.set("k", "v")?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(inner: C) -> Self {
         Self {
             inner,
@@ -34,6 +43,12 @@ impl<C> TracedSyncConnection<C> {
     }
 
     /// Records this `server.address`/`server.port`.
+    ///
+    /// ```
+    /// # fn run(inner: redis::Connection) {
+    /// let con = redis_trace::TracedSyncConnection::new(inner).with_server("127.0.0.1", 6379);
+    /// # }
+    /// ```
     pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
         let c = Arc::make_mut(&mut self.config);
         c.target.server_address = Some(opentelemetry::StringValue::from(Arc::<str>::from(
@@ -44,12 +59,24 @@ impl<C> TracedSyncConnection<C> {
     }
 
     /// Keeps (default), hashes or drops keys in `db.query.text`.
+    ///
+    /// ```
+    /// # fn run(inner: redis::Connection) {
+    /// let con = redis_trace::TracedSyncConnection::new(inner).with_key_mode(redis_trace::KeyMode::Hash);
+    /// # }
+    /// ```
     pub fn with_key_mode(mut self, mode: KeyMode) -> Self {
         Arc::make_mut(&mut self.config).key_mode = mode;
         self
     }
 
     /// The wrapped connection.
+    ///
+    /// ```
+    /// # fn run(mut con: redis_trace::TracedSyncConnection<redis::Connection>) -> redis::RedisResult<()> {
+    /// let pong: String = redis::cmd("PING").query(con.inner())?; // not traced
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&mut self) -> &mut C {
         &mut self.inner
     }

@@ -22,6 +22,10 @@ pub struct UrlTemplate(pub Cow<'static, str>);
 
 impl UrlTemplate {
     /// A template.
+    ///
+    /// ```
+    /// let template = reqwest_trace::UrlTemplate::new("/orders/{id}/items");
+    /// ```
     pub fn new(template: impl Into<Cow<'static, str>>) -> Self {
         Self(template.into())
     }

@@ -53,6 +53,12 @@ impl Default for TracingMiddleware {
 impl TracingMiddleware {
     /// A middleware with the defaults: registered (or global) tracer, default URL redaction,
     /// no header capture, propagation on.
+    ///
+    /// ```
+    /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    ///     .with(reqwest_trace::TracingMiddleware::new())
+    ///     .build();
+    /// ```
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
@@ -69,6 +75,10 @@ impl TracingMiddleware {
     }
 
     /// Records these request headers as `http.request.header.<name>` (sensitive ones redacted).
+    ///
+    /// ```
+    /// let mw = reqwest_trace::TracingMiddleware::new().capture_request_headers(["x-request-id"]);
+    /// ```
     pub fn capture_request_headers<I, S>(self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -78,6 +88,11 @@ impl TracingMiddleware {
     }
 
     /// Records these response headers as `http.response.header.<name>` (sensitive ones redacted).
+    ///
+    /// ```
+    /// // http.response.header.retry-after, as a string array
+    /// let mw = reqwest_trace::TracingMiddleware::new().capture_response_headers(["retry-after"]);
+    /// ```
     pub fn capture_response_headers<I, S>(self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -87,16 +102,32 @@ impl TracingMiddleware {
     }
 
     /// Replaces the `url.full` redaction rules.
+    ///
+    /// ```
+    /// use trace_core::redact::UrlRedaction;
+    /// let mw = reqwest_trace::TracingMiddleware::new()
+    ///     .url_redaction(UrlRedaction::default().with_extra_params(["api_key"]));
+    /// ```
     pub fn url_redaction(self, redaction: UrlRedaction) -> Self {
         self.update(|c| c.schema.url_redaction = redaction)
     }
 
     /// Turns injection off for every request of this client (per request: [`DisablePropagation`]).
+    ///
+    /// ```
+    /// // a client used only for third-party APIs
+    /// let mw = reqwest_trace::TracingMiddleware::new().propagate(false);
+    /// ```
     pub fn propagate(self, on: bool) -> Self {
         self.update(|c| c.propagate = on)
     }
 
     /// Uses `tracer` instead of the registered pipeline's.
+    ///
+    /// ```
+    /// let tracer = trace_core::tracer::Tracer::from_global("payments-client");
+    /// let mw = reqwest_trace::TracingMiddleware::new().with_tracer(tracer);
+    /// ```
     pub fn with_tracer(self, tracer: Tracer) -> Self {
         self.update(|c| c.tracer = tracer)
     }

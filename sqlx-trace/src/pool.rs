@@ -51,6 +51,16 @@ impl<DB: Database> Clone for TracedPool<DB> {
 
 impl<DB: TracedDatabase> TracedPool<DB> {
     /// Wraps a pool. Connection facts (database, host, port) come from its options.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect("sqlite::memory:").await?;
+    /// let traced = sqlx_trace::TracedPool::new(pool);
+    /// let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&traced).await?;
+    /// assert_eq!(one, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: Pool<DB>) -> Self {
         let facts = DB::connection_facts(&pool.connect_options());
         let value = |s: String| opentelemetry::StringValue::from(Arc::<str>::from(s));
@@ -73,6 +83,13 @@ impl<DB: TracedDatabase> TracedPool<DB> {
 
     /// Connects a pool to `url` and wraps it. For MySQL, a MariaDB server is recognised from its
     /// version and recorded as `db.system.name = mariadb`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx_trace::TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let pool = Pool::<DB>::connect(url).await?;
         let system = DB::detect_system(&pool).await;
@@ -85,16 +102,49 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     }
 
     /// Sets `db.system.name` (for example `mariadb` for a MariaDB server reached as MySQL).
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx::MySqlPool) {
+    /// // a TiDB cluster reached through the MySQL driver
+    /// let traced = sqlx_trace::TracedPool::new(pool).with_system_name("tidb");
+    /// # }
+    /// ```
     pub fn with_system_name(self, name: &'static str) -> Self {
         self.update(|c| c.target.system = name)
     }
 
     /// How `db.query.text` is recorded: sanitised (default), full, or not at all.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sqlx::Error> {
+    /// use sqlx_trace::{QueryText, TracedPool};
+    /// use trace_core::testing::SpanDataExt;
+    ///
+    /// let pipeline = trace_core::testing::install();
+    /// let pool = TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await?.with_query_text(QueryText::Off);
+    /// let trace_id = trace_core::manual::Operation::new("request")
+    ///     .run_result(async {
+    ///         sqlx::query("SELECT 'secret'").execute(&pool).await?;
+    ///         let cx = opentelemetry::Context::current();
+    ///         Ok::<_, sqlx::Error>(opentelemetry::trace::TraceContextExt::span(&cx).span_context().trace_id())
+    ///     })
+    ///     .await?;
+    /// let trace = pipeline.wait_for_spans(trace_id, 2);
+    /// assert!(trace.span("SELECT").attr("db.query.text").is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn with_query_text(self, mode: QueryText) -> Self {
         self.update(|c| c.query_text = mode)
     }
 
     /// Longest `db.query.text`, in bytes (default 2048).
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx::PgPool) {
+    /// let traced = sqlx_trace::TracedPool::new(pool).with_max_query_text(512);
+    /// # }
+    /// ```
     pub fn with_max_query_text(self, bytes: usize) -> Self {
         self.update(|c| c.max_query_text = bytes)
     }
@@ -103,22 +153,56 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     /// default). Statements that already hold a comment, and prepared statements, are untouched.
     /// Every commented statement has a distinct text, so it is sent unprepared-cached: this costs
     /// the server a parse per statement.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx::PgPool) {
+    /// // statements reach the server as `SELECT ... /*traceparent='00-...-01'*/`, so pg_stat_activity
+    /// // and the slow-query log name the trace
+    /// let traced = sqlx_trace::TracedPool::new(pool).with_sqlcommenter(true);
+    /// # }
+    /// ```
     pub fn with_sqlcommenter(self, on: bool) -> Self {
         self.update(|c| c.sqlcommenter = on)
     }
 
     /// Uses `tracer` instead of the registered pipeline's.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx::PgPool) {
+    /// let tracer = trace_core::tracer::Tracer::from_global("reporting-db");
+    /// let traced = sqlx_trace::TracedPool::new(pool).with_tracer(tracer);
+    /// # }
+    /// ```
     pub fn with_tracer(self, tracer: Tracer) -> Self {
         self.update(|c| c.tracer = tracer)
     }
 
     /// The wrapped pool.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx_trace::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// // not traced: a statement you would rather not see in every trace
+    /// sqlx::query("SELECT pg_sleep(0)").execute(pool.inner()).await?;
+    /// // pool methods are reachable through Deref too
+    /// let idle = pool.num_idle();
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&self) -> &Pool<DB> {
         &self.pool
     }
 
     /// Begins a traced transaction: its statements are children of the context current here;
     /// `BEGIN`, `COMMIT` and `ROLLBACK` get spans, and dropping it unfinished shows as a rollback.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx_trace::TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await?;
+    /// let mut tx = pool.begin().await?;
+    /// sqlx::query("CREATE TABLE t (v INTEGER)").execute(&mut tx).await?;
+    /// tx.rollback().await?; // a ROLLBACK span
+    /// # Ok(()) }
+    /// ```
     pub async fn begin(&self) -> Result<TracedTransaction<'static, DB>, sqlx::Error> {
         let parent = Context::current();
         let mut span = StatementSpan::start::<DB>(&self.config, "BEGIN", &parent);
@@ -135,6 +219,15 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     }
 
     /// Acquires a traced connection from the pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx_trace::TracedPool::<sqlx::Sqlite>::connect("sqlite::memory:").await?;
+    /// let mut conn = pool.acquire().await?;
+    /// sqlx::query("PRAGMA foreign_keys = ON").execute(&mut conn).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn acquire(&self) -> Result<TracedConnection<DB>, sqlx::Error> {
         Ok(TracedConnection::new(
             self.pool.acquire().await?,

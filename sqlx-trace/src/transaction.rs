@@ -64,6 +64,14 @@ impl<'c, DB: TracedDatabase> TracedTransaction<'c, DB> {
     }
 
     /// Commits, with a `COMMIT` span.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx_trace::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// let mut tx = pool.begin().await?;
+    /// sqlx::query("UPDATE stock SET n = n - 1 WHERE id = $1").bind(7).execute(&mut tx).await?;
+    /// tx.commit().await?; // BEGIN, UPDATE stock and COMMIT spans under the current span
+    /// # Ok(()) }
+    /// ```
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         let mut span = StatementSpan::start::<DB>(&self.config, "COMMIT", &self.parent);
         let Some(tx) = self.tx.take() else {
@@ -78,6 +86,13 @@ impl<'c, DB: TracedDatabase> TracedTransaction<'c, DB> {
     }
 
     /// Rolls back, with a `ROLLBACK` span.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx_trace::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// let tx = pool.begin().await?;
+    /// tx.rollback().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         let mut span = StatementSpan::start::<DB>(&self.config, "ROLLBACK", &self.parent);
         let Some(tx) = self.tx.take() else {

@@ -69,6 +69,13 @@ impl Default for TraceLayer {
 impl TraceLayer {
     /// A layer with the defaults: tracer from the global provider, `x-trace-id` response header,
     /// no header capture, default query redaction, forwarded headers not trusted.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hi" }))
+    ///     .layer(tower_trace::TraceLayer::new());
+    /// ```
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
@@ -116,11 +123,22 @@ impl<M> TraceLayer<M> {
     }
 
     /// Uses `tracer` instead of the registered pipeline's (or the global provider's).
+    ///
+    /// ```
+    /// // a tracer of your own pipeline instead of the one trace-init registered
+    /// let tracer = trace_core::tracer::Tracer::from_global("orders-api");
+    /// let layer = tower_trace::TraceLayer::new().with_tracer(tracer);
+    /// ```
     pub fn with_tracer(self, tracer: Tracer) -> Self {
         self.update(|c| c.tracer = tracer)
     }
 
     /// Records these request headers as `http.request.header.<name>` (sensitive ones redacted).
+    ///
+    /// ```
+    /// // recorded as http.request.header.x-request-id; authorization would be "REDACTED"
+    /// let layer = tower_trace::TraceLayer::new().capture_request_headers(["x-request-id", "authorization"]);
+    /// ```
     pub fn capture_request_headers<I, S>(self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -130,6 +148,10 @@ impl<M> TraceLayer<M> {
     }
 
     /// Records these response headers as `http.response.header.<name>` (sensitive ones redacted).
+    ///
+    /// ```
+    /// let layer = tower_trace::TraceLayer::new().capture_response_headers(["content-type", "set-cookie"]);
+    /// ```
     pub fn capture_response_headers<I, S>(self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -165,18 +187,50 @@ impl<M> TraceLayer<M> {
     ///
     /// # Panics
     /// If `name` is not a valid header name.
+    ///
+    /// ```
+    /// let layer = tower_trace::TraceLayer::new().trace_id_header("x-request-trace");
+    /// ```
     pub fn trace_id_header(self, name: &str) -> Self {
         let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
         self.update(|c| c.trace_id_header = Some(name))
     }
 
     /// Does not return the trace id in a response header.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, routing::get, Router};
+    /// use tower::ServiceExt;
+    /// trace_core::testing::install();
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { "hi" }))
+    ///     .layer(tower_trace::TraceLayer::new().without_trace_id_header());
+    /// let res = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert!(!res.headers().contains_key("x-trace-id"));
+    /// # }
+    /// ```
     pub fn without_trace_id_header(self) -> Self {
         self.update(|c| c.trace_id_header = None)
     }
 
     /// Opens no span for this route template (or path, when no route matched). The request still
     /// carries its caller's trace context to the handler.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, routing::get, Router};
+    /// use tower::ServiceExt;
+    /// trace_core::testing::install();
+    /// let app = Router::new()
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .layer(tower_trace::TraceLayer::new().exclude("/health"));
+    /// let res = app.oneshot(http::Request::get("/health").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert!(!res.headers().contains_key("x-trace-id")); // no span, so no trace id to hand back
+    /// # }
+    /// ```
     pub fn exclude(self, route: &str) -> Self {
         self.update(|c| c.excluded.push(route.into()))
     }
@@ -184,6 +238,13 @@ impl<M> TraceLayer<M> {
     /// Samples this route template (or path) at `ratio` (0.0 to 1.0) on top of the SDK sampler.
     /// A request left out gets no span, and its context is marked not sampled, so nothing beneath
     /// it is recorded either.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// let app: Router = Router::new()
+    ///     .route("/ready", get(|| async { "ok" }))
+    ///     .layer(tower_trace::TraceLayer::new().sample_route("/ready", 0.1)); // one probe in ten
+    /// ```
     pub fn sample_route(self, route: &str, ratio: f64) -> Self {
         let ratio = if ratio.is_nan() {
             0.0
@@ -238,6 +299,11 @@ impl<M> TraceLayer<M> {
 
     /// Treats every request as coming from an untrusted caller: a new trace is started, and the
     /// caller's context (if any) is only linked; its baggage is dropped.
+    ///
+    /// ```
+    /// // an API on the internet: a caller's traceparent is linked, never trusted as the parent
+    /// let layer = tower_trace::TraceLayer::new().public_endpoint(true);
+    /// ```
     pub fn public_endpoint(self, public: bool) -> Self {
         self.update(|c| c.public = if public { Public::Always } else { Public::No })
     }

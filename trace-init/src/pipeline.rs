@@ -121,6 +121,12 @@ impl std::fmt::Debug for Builder {
 
 impl Builder {
     /// Starts from explicit settings instead of the environment.
+    ///
+    /// ```
+    /// let (mut settings, _warnings) = trace_init::Settings::from_lookup(|_| None); // ignore the environment
+    /// settings.exporter = trace_init::Exporter::None;
+    /// let _guard = trace_init::Builder::from_settings(settings).init().unwrap();
+    /// ```
     pub fn from_settings(settings: Settings) -> Self {
         Self {
             settings,
@@ -132,40 +138,80 @@ impl Builder {
     }
 
     /// The settings as they stand.
+    ///
+    /// ```
+    /// let builder = trace_init::builder().service_version("1.4.2");
+    /// assert_eq!(builder.settings().service_version.as_deref(), Some("1.4.2"));
+    /// ```
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
     /// The warnings about invalid variables (also logged by [`init`](Self::init)).
+    ///
+    /// ```
+    /// // with OTEL_BSP_MAX_QUEUE_SIZE=lots set, this names the variable and its value
+    /// for warning in trace_init::builder().warnings() {
+    ///     eprintln!("{warning}");
+    /// }
+    /// ```
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
     /// `service.name`, used when `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` do not set one.
+    ///
+    /// ```
+    /// let _guard = trace_init::builder()
+    ///     .service_name("checkout") // OTEL_SERVICE_NAME, when set, wins
+    ///     .exporter(trace_init::Exporter::None)
+    ///     .init()
+    ///     .unwrap();
+    /// ```
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.code_service_name = Some(name.into());
         self
     }
 
     /// `service.version`.
+    ///
+    /// ```
+    /// let builder = trace_init::builder().service_version(env!("CARGO_PKG_VERSION"));
+    /// ```
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
         self.settings.service_version = Some(version.into());
         self
     }
 
     /// `deployment.environment.name`.
+    ///
+    /// ```
+    /// let builder = trace_init::builder().environment("production");
+    /// assert_eq!(builder.settings().environment.as_deref(), Some("production"));
+    /// ```
     pub fn environment(mut self, env: impl Into<String>) -> Self {
         self.settings.environment = Some(env.into());
         self
     }
 
     /// The exporter.
+    ///
+    /// ```
+    /// // the waterfall on standard output, for local work
+    /// let builder = trace_init::builder().exporter(trace_init::Exporter::Console);
+    /// ```
     pub fn exporter(mut self, exporter: Exporter) -> Self {
         self.settings.exporter = exporter;
         self
     }
 
     /// The OTLP endpoint (used as is) and protocol.
+    ///
+    /// ```
+    /// use trace_init::Protocol;
+    /// let builder = trace_init::builder().otlp(Protocol::HttpProtobuf, "http://collector:4318/v1/traces");
+    /// assert_eq!(builder.settings().exporter, trace_init::Exporter::Otlp);
+    /// ```
     pub fn otlp(mut self, protocol: Protocol, endpoint: impl Into<String>) -> Self {
         self.settings.exporter = Exporter::Otlp;
         self.settings.protocol = protocol;
@@ -174,24 +220,46 @@ impl Builder {
     }
 
     /// The sampler.
+    ///
+    /// ```
+    /// // keep a tenth of new traces; follow the caller's decision otherwise
+    /// let builder = trace_init::builder().sampler(trace_init::Sampler::ParentBasedTraceIdRatio(0.1));
+    /// ```
     pub fn sampler(mut self, sampler: Sampler) -> Self {
         self.settings.sampler = sampler;
         self
     }
 
     /// The propagators.
+    ///
+    /// ```
+    /// use trace_init::Propagator;
+    /// // talk to services that still speak Zipkin's B3
+    /// let builder = trace_init::builder().propagators(vec![Propagator::TraceContext, Propagator::B3Multi]);
+    /// ```
     pub fn propagators(mut self, propagators: Vec<Propagator>) -> Self {
         self.settings.propagators = propagators;
         self
     }
 
     /// The batch processor settings.
+    ///
+    /// ```
+    /// use trace_init::settings::BatchSettings;
+    /// let builder = trace_init::builder().batch(BatchSettings { max_queue_size: 8192, ..Default::default() });
+    /// ```
     pub fn batch(mut self, batch: BatchSettings) -> Self {
         self.settings.batch = batch;
         self
     }
 
     /// JSON log lines instead of human ones.
+    ///
+    /// ```
+    /// use trace_init::LogFormat;
+    /// let builder = trace_init::builder().json_logs(true);
+    /// assert_eq!(builder.settings().log_format, LogFormat::Json);
+    /// ```
     pub fn json_logs(mut self, json: bool) -> Self {
         self.settings.log_format = if json {
             LogFormat::Json
@@ -202,6 +270,11 @@ impl Builder {
     }
 
     /// The log filter directives, when `RUST_LOG` is not set.
+    ///
+    /// ```
+    /// // RUST_LOG, when set, wins
+    /// let builder = trace_init::builder().default_log_filter("info,sqlx=warn");
+    /// ```
     pub fn default_log_filter(mut self, directives: &str) -> Self {
         if std::env::var("RUST_LOG")
             .map(|v| v.trim().is_empty())
@@ -213,12 +286,24 @@ impl Builder {
     }
 
     /// How long dropping the guard may wait for the last spans to be exported (default 5 s).
+    ///
+    /// ```
+    /// let builder = trace_init::builder().shutdown_timeout(std::time::Duration::from_secs(1));
+    /// assert_eq!(builder.settings().shutdown_timeout, std::time::Duration::from_secs(1));
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.settings.shutdown_timeout = timeout;
         self
     }
 
     /// Where the console exporter writes (default: standard output).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let builder = trace_init::builder()
+    ///     .exporter(trace_init::Exporter::Console)
+    ///     .console_writer(Arc::new(Mutex::new(std::io::stderr())));
+    /// ```
     pub fn console_writer(mut self, writer: SharedWriter) -> Self {
         self.console_writer = Some(writer);
         self
@@ -227,12 +312,28 @@ impl Builder {
     /// Whether to install the global `tracing` subscriber (default true). Without it, only the
     /// tracer provider and propagator are installed; compose your own subscriber with
     /// [`Guard::otel_layer`].
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// let guard = trace_init::builder()
+    ///     .exporter(trace_init::Exporter::None)
+    ///     .install_subscriber(false)
+    ///     .init()
+    ///     .unwrap();
+    /// let subscriber = tracing_subscriber::registry().with(guard.otel_layer());
+    /// tracing::subscriber::set_global_default(subscriber).unwrap();
+    /// ```
     pub fn install_subscriber(mut self, install: bool) -> Self {
         self.install_subscriber = install;
         self
     }
 
     /// Builds and installs the pipeline.
+    ///
+    /// ```
+    /// let guard = trace_init::builder().exporter(trace_init::Exporter::None).init().unwrap();
+    /// assert!(guard.provider().is_some());
+    /// ```
     pub fn init(self) -> Result<Guard, InitError> {
         let Builder {
             settings,
@@ -492,6 +593,14 @@ impl std::fmt::Debug for Guard {
 
 impl Guard {
     /// The installed tracer provider.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    /// let guard = trace_init::builder().exporter(trace_init::Exporter::None).init().unwrap();
+    /// // an OpenTelemetry tracer on the same pipeline, for code written against the API
+    /// let tracer = guard.provider().unwrap().tracer("billing");
+    /// tracer.in_span("invoice run", |_| {});
+    /// ```
     pub fn provider(&self) -> Option<&SdkTracerProvider> {
         self.provider.as_ref()
     }
@@ -500,6 +609,19 @@ impl Guard {
     /// thread, location, target or busy/idle attributes), for composing your own subscriber.
     /// Exporter internals (h2, hyper, tonic, reqwest, opentelemetry) are filtered out of it so
     /// exporting never makes spans of its own.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// let guard = trace_init::builder()
+    ///     .exporter(trace_init::Exporter::None)
+    ///     .install_subscriber(false)
+    ///     .init()
+    ///     .unwrap();
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(guard.otel_layer())
+    ///     .with(tracing_subscriber::fmt::layer());
+    /// # drop(subscriber);
+    /// ```
     pub fn otel_layer<S>(&self) -> impl Layer<S> + 'static
     where
         S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -530,6 +652,12 @@ impl Guard {
     }
 
     /// Exports every finished span now.
+    ///
+    /// ```
+    /// let guard = trace_init::builder().exporter(trace_init::Exporter::None).init().unwrap();
+    /// tracing::info_span!("batch job").in_scope(|| {});
+    /// guard.force_flush(); // before a short-lived process forks or exits abruptly
+    /// ```
     pub fn force_flush(&self) {
         if let Some(p) = &self.provider {
             let _ = p.force_flush();
