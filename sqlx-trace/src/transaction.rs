@@ -59,6 +59,16 @@ impl<'c, DB: TracedDatabase> TracedTransaction<'c, DB> {
     }
 
     /// The wrapped sqlx transaction.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx_trace::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// let mut tx = pool.begin().await?;
+    /// if let Some(raw) = tx.inner() {
+    ///     sqlx::query("SET LOCAL statement_timeout = 1000").execute(&mut **raw).await?; // not traced
+    /// }
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&mut self) -> Option<&mut Transaction<'c, DB>> {
         self.tx.as_mut()
     }
@@ -224,6 +234,13 @@ impl<DB: Database> TracedConnection<DB> {
     }
 
     /// The wrapped pool connection.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx_trace::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// let mut conn = pool.acquire().await?;
+    /// sqlx::query("LISTEN jobs").execute(&mut **conn.inner()).await?; // not traced
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&mut self) -> &mut PoolConnection<DB> {
         &mut self.conn
     }

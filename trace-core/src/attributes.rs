@@ -51,10 +51,19 @@ pub struct F64Key(pub &'static str);
 
 impl F64Key {
     /// The attribute name.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::attributes::F64Key("app.score").name(), "app.score");
+    /// ```
     pub const fn name(self) -> &'static str {
         self.0
     }
     /// Makes the attribute.
+    ///
+    /// ```
+    /// let kv = trace_core::attributes::F64Key("app.score").kv(0.5);
+    /// assert_eq!(kv.value, opentelemetry::Value::F64(0.5));
+    /// ```
     #[inline]
     pub fn kv(self, value: f64) -> KeyValue {
         KeyValue::new(Key::from_static_str(self.0), Value::F64(value))
@@ -75,10 +84,19 @@ pub struct StrArrayKey(pub &'static str);
 
 impl StrKey {
     /// The attribute name.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::attributes::URL_SCHEME.name(), "url.scheme");
+    /// ```
     pub const fn name(self) -> &'static str {
         self.0
     }
     /// Makes the attribute from anything that converts to an OpenTelemetry string.
+    ///
+    /// ```
+    /// let kv = trace_core::attributes::URL_SCHEME.kv("https");
+    /// assert_eq!(kv.value.as_str(), "https");
+    /// ```
     #[inline]
     pub fn kv(self, value: impl Into<StringValue>) -> KeyValue {
         KeyValue::new(Key::from_static_str(self.0), Value::String(value.into()))
@@ -87,10 +105,19 @@ impl StrKey {
 
 impl IntKey {
     /// The attribute name.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::attributes::SERVER_PORT.name(), "server.port");
+    /// ```
     pub const fn name(self) -> &'static str {
         self.0
     }
     /// Makes the attribute; the value is exported as an integer.
+    ///
+    /// ```
+    /// let kv = trace_core::attributes::SERVER_PORT.kv(5432);
+    /// assert_eq!(kv.value, opentelemetry::Value::I64(5432));
+    /// ```
     #[inline]
     pub fn kv(self, value: i64) -> KeyValue {
         KeyValue::new(Key::from_static_str(self.0), Value::I64(value))
@@ -99,10 +126,19 @@ impl IntKey {
 
 impl BoolKey {
     /// The attribute name.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::attributes::BoolKey("app.retry").name(), "app.retry");
+    /// ```
     pub const fn name(self) -> &'static str {
         self.0
     }
     /// Makes the attribute.
+    ///
+    /// ```
+    /// let kv = trace_core::attributes::BoolKey("app.retry").kv(false);
+    /// assert_eq!(kv.value, opentelemetry::Value::Bool(false));
+    /// ```
     #[inline]
     pub fn kv(self, value: bool) -> KeyValue {
         KeyValue::new(Key::from_static_str(self.0), Value::Bool(value))
@@ -111,10 +147,19 @@ impl BoolKey {
 
 impl StrArrayKey {
     /// The attribute name.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::attributes::StrArrayKey("app.tags").name(), "app.tags");
+    /// ```
     pub const fn name(self) -> &'static str {
         self.0
     }
     /// Makes the attribute.
+    ///
+    /// ```
+    /// let kv = trace_core::attributes::StrArrayKey("app.tags").kv(vec!["x".into()]);
+    /// assert_eq!(kv.key.as_str(), "app.tags");
+    /// ```
     #[inline]
     pub fn kv(self, values: Vec<StringValue>) -> KeyValue {
         KeyValue::new(

@@ -42,6 +42,13 @@ pub struct ContextAttributes(Arc<[KeyValue]>);
 
 impl ContextAttributes {
     /// The attributes.
+    ///
+    /// ```
+    /// use opentelemetry::KeyValue;
+    /// let attrs = trace_core::context_attributes::ContextAttributes::default();
+    /// assert!(attrs.as_slice().is_empty());
+    /// let _scope = trace_core::context_attributes::attach([KeyValue::new("user.id", "42")]);
+    /// ```
     pub fn as_slice(&self) -> &[KeyValue] {
         &self.0
     }

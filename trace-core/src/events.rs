@@ -44,6 +44,10 @@ pub struct SpanEventsLayer;
 
 impl SpanEventsLayer {
     /// A new layer.
+    ///
+    /// ```
+    /// let layer = trace_core::events::SpanEventsLayer::new();
+    /// ```
     pub fn new() -> Self {
         Self
     }

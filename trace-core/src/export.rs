@@ -689,6 +689,12 @@ impl fmt::Debug for SpanQueue {
 
 impl SpanQueue {
     /// Starts the export thread for `exporter`; reports go to a `tracing` warning.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use trace_core::export::{QueueConfig, SpanQueue};
+    /// let queue = SpanQueue::new(InMemorySpanExporter::default(), QueueConfig::default());
+    /// ```
     pub fn new<E: SpanExporter + 'static>(exporter: E, config: QueueConfig) -> Self {
         Self::with_reporter(exporter, config, Arc::new(log_report))
     }
@@ -724,6 +730,18 @@ impl SpanQueue {
 
     /// Starts the export thread for an exporter that reads the queued spans as they are (no
     /// conversion to `SpanData` for the adapters' spans); reports go to a `tracing` warning.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::error::OTelSdkResult;
+    /// use trace_core::export::{FinishedExporter, FinishedSpan, QueueConfig, SpanQueue};
+    /// struct Discard;
+    /// impl FinishedExporter for Discard {
+    ///     fn export(&mut self, _batch: &[FinishedSpan]) -> OTelSdkResult {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let queue = SpanQueue::with_finished_exporter(Discard, QueueConfig::default());
+    /// ```
     pub fn with_finished_exporter<E: FinishedExporter>(exporter: E, config: QueueConfig) -> Self {
         let sink = FinishedSink {
             exporter,
@@ -816,6 +834,14 @@ impl SpanQueue {
 
     /// The counters since the queue started (`queued` includes the spans threads have staged
     /// and not yet handed over).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use trace_core::export::{QueueConfig, SpanQueue};
+    /// let queue = SpanQueue::new(InMemorySpanExporter::default(), QueueConfig::default());
+    /// let s = queue.stats();
+    /// assert_eq!((s.queued, s.exported, s.dropped, s.failed), (0, 0, 0, 0));
+    /// ```
     pub fn stats(&self) -> QueueStats {
         let mut stats = self.shared.counters.snapshot();
         stats.queued += self.staged();
@@ -836,6 +862,14 @@ impl SpanQueue {
     }
 
     /// The span limits the adapters' spans are held to.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanLimits};
+    /// use trace_core::export::{QueueConfig, SpanQueue};
+    /// let config = QueueConfig { limits: SpanLimits { max_attributes_per_span: 32, ..Default::default() }, ..Default::default() };
+    /// let queue = SpanQueue::new(InMemorySpanExporter::default(), config);
+    /// assert_eq!(queue.limits().max_attributes_per_span, 32);
+    /// ```
     pub fn limits(&self) -> SpanLimits {
         self.shared.limits
     }

@@ -130,6 +130,10 @@ pub enum TransportError {
 
 impl TransportError {
     /// The `error.type` value.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::http_client::TransportError::Body.as_str(), "body");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
@@ -145,6 +149,19 @@ impl TransportError {
 
 impl HttpClientSchema {
     /// Starts the client span under `parent` (attributes built only when it will record).
+    ///
+    /// ```
+    /// use opentelemetry::trace::Span as _;
+    /// use trace_core::http_client::{HttpClientSchema, OutgoingRequest};
+    /// let headers = http::HeaderMap::new();
+    /// let req = OutgoingRequest {
+    ///     method: &http::Method::GET, url: "http://localhost:8080/", scheme: "http", host: "localhost",
+    ///     port: Some(8080), template: None, resend_count: 0, headers: &headers,
+    /// };
+    /// let tracer = trace_core::tracer::Tracer::new("doc");
+    /// let mut span = HttpClientSchema::default().start(&tracer, &req, &opentelemetry::Context::current());
+    /// span.end();
+    /// ```
     pub fn start(
         &self,
         tracer: &Tracer,
@@ -183,6 +200,14 @@ impl HttpClientSchema {
 
     /// Records a response: status code, protocol version, captured headers, and the client status
     /// rule (4xx and 5xx are errors with `error.type` = the code).
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Span as _, Tracer as _};
+    /// let mut span = opentelemetry::global::tracer("doc").start("GET");
+    /// let schema = trace_core::http_client::HttpClientSchema::default();
+    /// schema.record_response(&mut span, http::StatusCode::OK, http::Version::HTTP_2, &http::HeaderMap::new());
+    /// span.end();
+    /// ```
     pub fn record_response<S: Span + ?Sized>(
         &self,
         span: &mut S,
@@ -209,6 +234,14 @@ impl HttpClientSchema {
     }
 
     /// Records a transport failure (no response).
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Span as _, Tracer as _};
+    /// use trace_core::http_client::{HttpClientSchema, TransportError};
+    /// let mut span = opentelemetry::global::tracer("doc").start("GET");
+    /// HttpClientSchema::default().record_transport_error(&mut span, TransportError::Connect, "connection refused".into());
+    /// span.end();
+    /// ```
     pub fn record_transport_error<S: Span + ?Sized>(
         &self,
         span: &mut S,

@@ -62,10 +62,18 @@ pub struct MethodInfo {
 
 impl MethodInfo {
     /// True when the method is not a known one.
+    ///
+    /// ```
+    /// assert!(!trace_core::http_common::normalize_method(&http::Method::PUT).is_other());
+    /// ```
     pub fn is_other(&self) -> bool {
         self.original.is_some()
     }
     /// The method as the span name's first word (`HTTP` for an unknown method).
+    ///
+    /// ```
+    /// assert_eq!(trace_core::http_common::normalize_method(&http::Method::PUT).name_part(), "PUT");
+    /// ```
     pub fn name_part(&self) -> &str {
         if self.is_other() {
             "HTTP"

@@ -92,6 +92,12 @@ pub struct IncomingRequest<'a> {
 
 impl<'a> IncomingRequest<'a> {
     /// The request parts of an [`http::Request`].
+    ///
+    /// ```
+    /// let req = http::Request::post("/orders").body(()).unwrap();
+    /// let parts = trace_core::http_server::IncomingRequest::from_request(&req, Some("/orders"), None);
+    /// assert_eq!(parts.method, http::Method::POST);
+    /// ```
     pub fn from_request<B>(
         req: &'a http::Request<B>,
         route: Option<&'a str>,
@@ -187,6 +193,15 @@ fn forwarded_param_of<'h>(v: &'h str, param: &str) -> Option<&'h str> {
 
 impl HttpServerSchema {
     /// `url.scheme` of the request.
+    ///
+    /// ```
+    /// use trace_core::http_server::{HttpServerSchema, IncomingRequest};
+    /// let req = http::Request::get("/").header("x-forwarded-proto", "https").body(()).unwrap();
+    /// let parts = IncomingRequest::from_request(&req, None, None);
+    /// assert_eq!(HttpServerSchema::default().scheme(&parts), "http"); // forwarded headers not trusted
+    /// let trusting = HttpServerSchema { trust_forwarded: true, ..Default::default() };
+    /// assert_eq!(trusting.scheme(&parts), "https");
+    /// ```
     pub fn scheme<'h>(&self, req: &IncomingRequest<'h>) -> &'h str {
         if let Some(s) = req.uri.scheme_str() {
             return s;
@@ -208,6 +223,15 @@ impl HttpServerSchema {
     ///
     /// The sampling decision comes first (see [`Tracer`]): an unsampled request builds no
     /// attributes at all, a sampled one builds them all in one vector.
+    ///
+    /// ```
+    /// use trace_core::http_server::{HttpServerSchema, IncomingRequest};
+    /// let req = http::Request::get("/").body(()).unwrap();
+    /// let parent = opentelemetry::Context::new();
+    /// let tracer = trace_core::tracer::Tracer::new("doc");
+    /// let span = HttpServerSchema::default().start(&tracer, &IncomingRequest::from_request(&req, None, None), &parent, Vec::new());
+    /// let cx = span.into_context(&parent);
+    /// ```
     pub fn start(
         &self,
         tracer: &Tracer,
@@ -318,6 +342,14 @@ impl HttpServerSchema {
 
     /// Records the response on the span: status code, captured headers, and the status rule
     /// (5xx is an error with `error.type` = the code; 1xx-4xx leave the status unset).
+    ///
+    /// ```
+    /// use opentelemetry::trace::{TraceContextExt, Tracer as _};
+    /// let cx = opentelemetry::Context::new().with_span(opentelemetry::global::tracer("doc").start("GET"));
+    /// let schema = trace_core::http_server::HttpServerSchema::default();
+    /// schema.record_response(&cx.span(), http::StatusCode::NOT_FOUND, &http::HeaderMap::new()); // not an error
+    /// trace_core::span::end(&cx.span());
+    /// ```
     pub fn record_response(&self, span: &SpanRef<'_>, status: StatusCode, headers: &HeaderMap) {
         let code = HTTP_RESPONSE_STATUS_CODE.kv(i64::from(status.as_u16()));
         if self.response_headers.is_empty() && !status.is_server_error() {

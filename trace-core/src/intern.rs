@@ -64,6 +64,10 @@ pub struct Interner {
 
 impl Interner {
     /// A table holding at most `capacity` strings.
+    ///
+    /// ```
+    /// let hosts = trace_core::intern::Interner::new(64);
+    /// ```
     pub fn new(capacity: usize) -> Self {
         Self {
             filling: RwLock::new(FnvSet::default()),
@@ -73,6 +77,11 @@ impl Interner {
     }
 
     /// The interned copy of `s`, interning it if there is room.
+    ///
+    /// ```
+    /// let table = trace_core::intern::Interner::new(8);
+    /// assert_eq!(table.get("GET /"), Some("GET /"));
+    /// ```
     pub fn get(&self, s: &str) -> Option<&'static str> {
         if let Some(full) = self.full.get() {
             return full.get(s).copied();
@@ -106,6 +115,11 @@ impl Interner {
     }
 
     /// `s` as a string value: interned when possible, else an owned copy.
+    ///
+    /// ```
+    /// let table = trace_core::intern::Interner::new(8);
+    /// assert_eq!(table.value("orders-db").as_str(), "orders-db");
+    /// ```
     pub fn value(&self, s: &str) -> StringValue {
         interned_or_owned(self.get(s), s)
     }
@@ -173,6 +187,13 @@ impl<const N: usize> Default for StackStr<N> {
 
 impl<const N: usize> StackStr<N> {
     /// The text written so far.
+    ///
+    /// ```
+    /// use std::fmt::Write;
+    /// let mut s = trace_core::intern::StackStr::<8>::default();
+    /// write!(s, "{}", 404).unwrap();
+    /// assert_eq!(s.as_str(), "404");
+    /// ```
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }

@@ -155,6 +155,10 @@ pub struct Operation {
 
 impl Operation {
     /// An operation named `name`.
+    ///
+    /// ```
+    /// let op = trace_core::manual::Operation::new("rebuild search index");
+    /// ```
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
         Self {
             name: name.into(),
@@ -164,12 +168,23 @@ impl Operation {
     }
 
     /// Sets the span kind.
+    ///
+    /// ```
+    /// use opentelemetry::trace::SpanKind;
+    /// // a call to a system no adapter covers (an SDK for a cloud service)
+    /// let op = trace_core::manual::Operation::new("s3 PutObject").with_kind(SpanKind::Client);
+    /// ```
     pub fn with_kind(mut self, kind: SpanKind) -> Self {
         self.kind = kind;
         self
     }
 
     /// Adds an attribute.
+    ///
+    /// ```
+    /// use opentelemetry::KeyValue;
+    /// let op = trace_core::manual::Operation::new("resize image").with_attribute(KeyValue::new("image.width", 1024_i64));
+    /// ```
     pub fn with_attribute(mut self, kv: KeyValue) -> Self {
         self.attributes.push(kv);
         self
@@ -191,6 +206,14 @@ impl Operation {
     }
 
     /// Runs `fut` inside the span; the span ends when the future completes or is dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let n = trace_core::manual::Operation::new("compute").run(async { 6 * 7 }).await;
+    /// assert_eq!(n, 42);
+    /// # }
+    /// ```
     pub async fn run<F: Future>(self, fut: F) -> F::Output {
         let cx = self.start();
         let out = fut.with_context(cx.clone()).await;
@@ -199,6 +222,16 @@ impl Operation {
     }
 
     /// Runs `fut` inside the span and records an `Err` on it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let r: Result<(), std::io::Error> = trace_core::manual::Operation::new("load")
+    ///     .run_result(async { Err(std::io::ErrorKind::NotFound.into()) })
+    ///     .await;
+    /// assert!(r.is_err()); // the caller's error, unchanged; the span records it
+    /// # }
+    /// ```
     pub async fn run_result<F, T, E>(self, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
@@ -218,6 +251,11 @@ impl Operation {
     }
 
     /// Runs a synchronous closure inside the span.
+    ///
+    /// ```
+    /// let total = trace_core::manual::Operation::new("sum").in_scope(|| (1..=10).sum::<i32>());
+    /// assert_eq!(total, 55);
+    /// ```
     pub fn in_scope<T>(self, f: impl FnOnce() -> T) -> T {
         let cx = self.start();
         let out = {

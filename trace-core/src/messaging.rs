@@ -108,6 +108,11 @@ pub struct Producer {
 
 impl Producer {
     /// Starts the span.
+    ///
+    /// ```
+    /// let send = trace_core::messaging::Producer::start("rabbitmq", "invoices");
+    /// send.end();
+    /// ```
     pub fn start(system: &'static str, destination: &str) -> Self {
         Self {
             cx: start(
@@ -123,16 +128,36 @@ impl Producer {
     }
 
     /// The trace fields to store with the message (this span's context).
+    ///
+    /// ```
+    /// let send = trace_core::messaging::Producer::start("sqs", "jobs");
+    /// let attributes: Vec<(String, String)> = send.fields(); // SQS message attributes
+    /// send.end();
+    /// ```
     pub fn fields(&self) -> Vec<(String, String)> {
         fields_of(&self.cx)
     }
 
     /// The span's context.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TraceContextExt;
+    /// let send = trace_core::messaging::Producer::start("nats", "events");
+    /// let trace_id = send.context().span().span_context().trace_id();
+    /// send.end();
+    /// ```
     pub fn context(&self) -> &Context {
         &self.cx
     }
 
     /// Runs `fut` (the send) inside the span, then ends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let id = trace_core::messaging::Producer::start("kafka", "orders").run(async { 17_u64 }).await;
+    /// # }
+    /// ```
     pub async fn run<F: Future>(self, fut: F) -> F::Output {
         let out = fut.with_context(self.cx.clone()).await;
         crate::span::end(&self.cx.span());
@@ -140,6 +165,10 @@ impl Producer {
     }
 
     /// Ends the span.
+    ///
+    /// ```
+    /// trace_core::messaging::Producer::start("kafka", "audit").end();
+    /// ```
     pub fn end(self) {
         crate::span::end(&self.cx.span());
     }
@@ -187,6 +216,12 @@ pub struct Consumer {
 
 impl Consumer {
     /// Starts the span as a child of the context in `fields` (a new trace when there is none).
+    ///
+    /// ```
+    /// let headers = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
+    /// let process = trace_core::messaging::Consumer::start("kafka", "orders", headers);
+    /// process.end();
+    /// ```
     pub fn start<'a>(
         system: &'static str,
         destination: &str,
@@ -196,6 +231,13 @@ impl Consumer {
     }
 
     /// Starts the span with options (see [`ConsumerOptions`]).
+    ///
+    /// ```
+    /// use trace_core::messaging::{Consumer, ConsumerOptions};
+    /// let headers = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
+    /// let options = ConsumerOptions { message_id: Some("7"), ..Default::default() };
+    /// Consumer::start_with("kafka", "orders", headers, options).end();
+    /// ```
     pub fn start_with<'a>(
         system: &'static str,
         destination: &str,
@@ -237,11 +279,29 @@ impl Consumer {
     }
 
     /// The span's context.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TraceContextExt;
+    /// opentelemetry::global::set_text_map_propagator(trace_core::propagation::default_propagator());
+    /// let headers = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
+    /// let process = trace_core::messaging::Consumer::start("kafka", "orders", headers);
+    /// // continues the producer's trace
+    /// assert_eq!(process.context().span().span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// process.end();
+    /// ```
     pub fn context(&self) -> &Context {
         &self.cx
     }
 
     /// Runs `fut` (the processing) inside the span, then ends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let no_headers: [(&str, &str); 0] = [];
+    /// trace_core::messaging::Consumer::start("kafka", "orders", no_headers).run(async { /* handle */ }).await;
+    /// # }
+    /// ```
     pub async fn run<F: Future>(self, fut: F) -> F::Output {
         let out = fut.with_context(self.cx.clone()).await;
         crate::span::end(&self.cx.span());
@@ -249,6 +309,17 @@ impl Consumer {
     }
 
     /// Runs `fut` inside the span, records an `Err` on it, then ends it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let no_headers: [(&str, &str); 0] = [];
+    /// let r = trace_core::messaging::Consumer::start("kafka", "orders", no_headers)
+    ///     .run_result(async { "7x".parse::<u32>() })
+    ///     .await;
+    /// assert!(r.is_err()); // recorded on the span, returned as it was
+    /// # }
+    /// ```
     pub async fn run_result<F, T, E>(self, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
@@ -267,6 +338,11 @@ impl Consumer {
     }
 
     /// Ends the span.
+    ///
+    /// ```
+    /// let none: [(&str, &str); 0] = [];
+    /// trace_core::messaging::Consumer::start("sqs", "jobs", none).end();
+    /// ```
     pub fn end(self) {
         crate::span::end(&self.cx.span());
     }

@@ -94,6 +94,13 @@ impl Default for UrlRedaction {
 
 impl UrlRedaction {
     /// Replaces the list of sensitive query parameter names (case-sensitive).
+    ///
+    /// ```
+    /// use trace_core::redact::UrlRedaction;
+    /// // only these (the OpenTelemetry list is replaced)
+    /// let r = UrlRedaction::with_params(["session"]);
+    /// assert_eq!(r.redact_query("session=s&sig=x"), "session=REDACTED&sig=x");
+    /// ```
     pub fn with_params<I, S>(params: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -105,6 +112,12 @@ impl UrlRedaction {
     }
 
     /// Adds names to the current list of sensitive query parameters.
+    ///
+    /// ```
+    /// use trace_core::redact::UrlRedaction;
+    /// let r = UrlRedaction::default().with_extra_params(["api_key"]);
+    /// assert_eq!(r.redact_query("api_key=k&sig=x"), "api_key=REDACTED&sig=REDACTED");
+    /// ```
     pub fn with_extra_params<I, S>(self, extra: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -119,6 +132,11 @@ impl UrlRedaction {
     }
 
     /// The sensitive parameter names in force.
+    ///
+    /// ```
+    /// let r = trace_core::redact::UrlRedaction::with_params(["a", "b"]);
+    /// assert_eq!(r.params().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|p| &**p)
     }
@@ -141,6 +159,11 @@ impl UrlRedaction {
     }
 
     /// Redacts the values of sensitive parameters in a query string (without the leading `?`).
+    ///
+    /// ```
+    /// let r = trace_core::redact::UrlRedaction::default();
+    /// assert_eq!(r.redact_query("page=2&X-Amz-Signature=abc"), "page=2&X-Amz-Signature=REDACTED");
+    /// ```
     pub fn redact_query<'a>(&self, query: &'a str) -> Cow<'a, str> {
         // a predicate, not the char: a query is short, and the char searcher's memchr set-up
         // costs more than it saves here
@@ -171,6 +194,11 @@ impl UrlRedaction {
 
     /// Redacts a full URL: credentials become `REDACTED:REDACTED@`, sensitive query values
     /// `REDACTED`. Text that is not a URL is handled the same way as far as it can be parsed.
+    ///
+    /// ```
+    /// let r = trace_core::redact::UrlRedaction::default();
+    /// assert_eq!(r.redact_url("https://bucket.s3.amazonaws.com/k?X-Amz-Credential=c"), "https://bucket.s3.amazonaws.com/k?X-Amz-Credential=REDACTED");
+    /// ```
     pub fn redact_url<'a>(&self, url: &'a str) -> Cow<'a, str> {
         let (before_query, query, fragment) = split_url(url);
         let authority_start = scheme_end(before_query).map_or(0, |i| i + 3);
@@ -271,6 +299,11 @@ struct CapturedHeader {
 
 impl HeaderCapture {
     /// Captures the named request headers as `http.request.header.<name>`.
+    ///
+    /// ```
+    /// let capture = trace_core::redact::HeaderCapture::request(["x-request-id"]);
+    /// assert!(!capture.is_empty());
+    /// ```
     pub fn request<I, S>(names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -280,6 +313,13 @@ impl HeaderCapture {
     }
 
     /// Captures the named response headers as `http.response.header.<name>`.
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("content-type", "application/json".parse().unwrap());
+    /// let kvs = trace_core::redact::HeaderCapture::response(["content-type"]).capture(&headers);
+    /// assert_eq!(kvs[0].key.as_str(), "http.response.header.content-type");
+    /// ```
     pub fn response<I, S>(names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -290,6 +330,14 @@ impl HeaderCapture {
 
     /// Captures `names` under `prefix`, redacting the always-sensitive headers and `also_redact`.
     /// Names that are not valid header names are ignored.
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-api-key", "k-123".parse().unwrap());
+    /// // a capture of your own, with one more header always redacted
+    /// let capture = trace_core::redact::HeaderCapture::new("http.request.header.", ["x-api-key"], &["x-api-key"]);
+    /// assert!(!format!("{:?}", capture.capture(&headers)).contains("k-123"));
+    /// ```
     pub fn new<I, S>(prefix: &str, names: I, also_redact: &[&str]) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -319,11 +367,23 @@ impl HeaderCapture {
     }
 
     /// True when nothing is captured.
+    ///
+    /// ```
+    /// assert!(trace_core::redact::HeaderCapture::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The attributes for the allow-listed headers present in `headers`.
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.append("accept", "text/html".parse().unwrap());
+    /// headers.append("accept", "application/json".parse().unwrap());
+    /// let kvs = trace_core::redact::HeaderCapture::request(["accept"]).capture(&headers);
+    /// assert_eq!(kvs.len(), 1); // one attribute, both values in its array
+    /// ```
     pub fn capture(&self, headers: &HeaderMap) -> Vec<KeyValue> {
         let mut out = Vec::new();
         self.capture_into(headers, &mut out);
@@ -331,6 +391,13 @@ impl HeaderCapture {
     }
 
     /// Appends the attributes for the allow-listed headers present in `headers` to `out`.
+    ///
+    /// ```
+    /// let headers = http::HeaderMap::new();
+    /// let mut attrs = Vec::new();
+    /// trace_core::redact::HeaderCapture::request(["x-request-id"]).capture_into(&headers, &mut attrs);
+    /// assert!(attrs.is_empty()); // absent headers are not recorded
+    /// ```
     pub fn capture_into(&self, headers: &HeaderMap, out: &mut Vec<KeyValue>) {
         for e in self.entries.iter() {
             let mut values: Vec<StringValue> = Vec::new();

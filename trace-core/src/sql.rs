@@ -694,6 +694,12 @@ pub struct Analysis {
 
 impl Analysis {
     /// The span's operation description.
+    ///
+    /// ```
+    /// use trace_core::sql::{analyze, Dialect, QueryText};
+    /// let op = analyze("SELECT 1", Dialect::Sqlite, QueryText::Sanitized, 2048, "sqlite").operation();
+    /// assert_eq!(op.name, "SELECT");
+    /// ```
     pub fn operation(&self) -> crate::db::DbOperation {
         crate::db::DbOperation {
             name: self.name.clone(),

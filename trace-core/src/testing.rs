@@ -92,12 +92,22 @@ pub fn install() -> &'static TestPipeline {
 
 impl TestPipeline {
     /// Every span finished so far.
+    ///
+    /// ```
+    /// let spans = trace_core::testing::install().all_spans();
+    /// ```
     pub fn all_spans(&self) -> Vec<SpanData> {
         let _ = self.provider.force_flush();
         self.exporter.get_finished_spans().unwrap_or_default()
     }
 
     /// The finished spans of one trace.
+    ///
+    /// ```
+    /// let pipeline = trace_core::testing::install();
+    /// let trace = pipeline.trace(opentelemetry::trace::TraceId::from(1_u128));
+    /// assert!(trace.spans.is_empty());
+    /// ```
     pub fn trace(&self, trace_id: TraceId) -> Trace {
         Trace {
             spans: self
@@ -110,11 +120,25 @@ impl TestPipeline {
 
     /// Waits (up to 10 s) until the trace has at least `n` finished spans, then returns it.
     /// Spans end asynchronously (a server span ends when its body is done), hence the wait.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{TraceContextExt, Tracer as _};
+    /// let pipeline = trace_core::testing::install();
+    /// let id = opentelemetry::global::tracer("doc").in_span("a", |cx| cx.span().span_context().trace_id());
+    /// assert_eq!(pipeline.wait_for_spans(id, 1).spans.len(), 1);
+    /// ```
     pub fn wait_for_spans(&self, trace_id: TraceId, n: usize) -> Trace {
         self.wait_until(trace_id, |t| t.spans.len() >= n)
     }
 
     /// Waits (up to 10 s) until `ready` holds for the trace; panics with the trace otherwise.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{TraceContextExt, Tracer as _};
+    /// let pipeline = trace_core::testing::install();
+    /// let id = opentelemetry::global::tracer("doc").in_span("b", |cx| cx.span().span_context().trace_id());
+    /// let trace = pipeline.wait_until(id, |t| t.find("b").is_some());
+    /// ```
     pub fn wait_until(&self, trace_id: TraceId, mut ready: impl FnMut(&Trace) -> bool) -> Trace {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -160,17 +184,41 @@ pub struct Trace {
 
 impl Trace {
     /// The first span with this name, if any.
+    ///
+    /// ```
+    /// let trace = trace_core::testing::Trace { spans: Vec::new() };
+    /// assert!(trace.find("GET /").is_none());
+    /// ```
     pub fn find(&self, name: &str) -> Option<&SpanData> {
         self.spans.iter().find(|s| s.name == name)
     }
 
     /// The span with this name; panics with the whole trace if there is none.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{TraceContextExt, Tracer as _};
+    /// let pipeline = trace_core::testing::install();
+    /// let id = opentelemetry::global::tracer("doc").in_span("c", |cx| cx.span().span_context().trace_id());
+    /// assert_eq!(pipeline.wait_for_spans(id, 1).span("c").name, "c");
+    /// ```
     pub fn span(&self, name: &str) -> &SpanData {
         self.find(name)
             .unwrap_or_else(|| panic!("no span named {name:?} in:\n{}", self.render()))
     }
 
     /// The spans whose parent is `parent`.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{TraceContextExt, Tracer as _};
+    /// let pipeline = trace_core::testing::install();
+    /// let tracer = opentelemetry::global::tracer("doc");
+    /// let id = tracer.in_span("parent", |cx| {
+    ///     tracer.in_span("child", |_| {});
+    ///     cx.span().span_context().trace_id()
+    /// });
+    /// let trace = pipeline.wait_for_spans(id, 2);
+    /// assert_eq!(trace.children(trace.span("parent"))[0].name, "child");
+    /// ```
     pub fn children(&self, parent: &SpanData) -> Vec<&SpanData> {
         self.spans
             .iter()
@@ -179,6 +227,10 @@ impl Trace {
     }
 
     /// The spans whose parent is not in this trace (the local roots).
+    ///
+    /// ```
+    /// assert!(trace_core::testing::Trace { spans: Vec::new() }.roots().is_empty());
+    /// ```
     pub fn roots(&self) -> Vec<&SpanData> {
         self.spans
             .iter()
@@ -193,6 +245,10 @@ impl Trace {
     }
 
     /// The trace as an indented tree of `name [kind] key=value ...`, for failure messages.
+    ///
+    /// ```
+    /// assert_eq!(trace_core::testing::Trace { spans: Vec::new() }.render(), "");
+    /// ```
     pub fn render(&self) -> String {
         let mut out = String::new();
         for r in self.roots() {
@@ -314,6 +370,11 @@ pub struct Carried {
 
 impl Carried {
     /// What `cx` carries.
+    ///
+    /// ```
+    /// let carried = trace_core::testing::Carried::of(&opentelemetry::Context::new());
+    /// assert!(!carried.sampled && carried.baggage.is_empty());
+    /// ```
     pub fn of(cx: &opentelemetry::Context) -> Self {
         use opentelemetry::baggage::BaggageExt;
         use opentelemetry::trace::TraceContextExt;

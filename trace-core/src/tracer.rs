@@ -70,6 +70,12 @@ pub enum RootSampler {
 
 impl KnownSampler {
     /// The SDK sampler with the same behaviour.
+    ///
+    /// ```
+    /// use trace_core::tracer::KnownSampler;
+    /// let sdk = KnownSampler::TraceIdRatio(0.5).to_sdk();
+    /// assert!(matches!(sdk, opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(_)));
+    /// ```
     pub fn to_sdk(self) -> opentelemetry_sdk::trace::Sampler {
         use opentelemetry_sdk::trace::Sampler as S;
         match self {
@@ -85,6 +91,11 @@ impl KnownSampler {
     }
 
     /// Whether a span with this parent and trace id is sampled.
+    ///
+    /// ```
+    /// use trace_core::tracer::KnownSampler;
+    /// assert!(!KnownSampler::AlwaysOff.decide(None, opentelemetry::trace::TraceId::from(9_u128)));
+    /// ```
     pub fn decide(self, parent: Option<&SpanContext>, trace_id: TraceId) -> bool {
         match self {
             Self::AlwaysOn => true,
@@ -318,6 +329,10 @@ impl Tracer {
     /// The tracer for `component`: from the registered pipeline, else from the global provider.
     /// A tracer built before the pipeline is registered (an adapter made before `trace_init::init`)
     /// switches to the pipeline at its first span after the registration.
+    ///
+    /// ```
+    /// let tracer = trace_core::tracer::Tracer::new("my-adapter");
+    /// ```
     pub fn new(component: &'static str) -> Self {
         let reg = REGISTERED.read().unwrap_or_else(|e| e.into_inner()).clone();
         match reg {
@@ -352,6 +367,10 @@ impl Tracer {
     }
 
     /// The global provider's tracer; the SDK decides sampling.
+    ///
+    /// ```
+    /// let tracer = trace_core::tracer::Tracer::from_global("my-adapter");
+    /// ```
     pub fn from_global(component: &'static str) -> Self {
         Self {
             inner: Inner::Global(Arc::new(global::tracer_with_scope(scope(component)))),
@@ -365,6 +384,11 @@ impl Tracer {
 
     /// A tracer from `provider`, deciding sampling up front when `sampler` is given (it must be
     /// the provider's sampler).
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let tracer = trace_core::tracer::Tracer::from_provider("my-adapter", &provider, None);
+    /// ```
     pub fn from_provider(
         component: &'static str,
         provider: &SdkTracerProvider,
@@ -382,6 +406,16 @@ impl Tracer {
 
     /// Records this tracer's sampled spans into `queue` (which must export for the provider the
     /// tracer came from) instead of through the SDK's span. Needs a known sampler.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use trace_core::export::{QueueConfig, SpanQueue};
+    /// use trace_core::tracer::{KnownSampler, RootSampler, Tracer};
+    /// let queue = SpanQueue::new(InMemorySpanExporter::default(), QueueConfig::default());
+    /// let provider = SdkTracerProvider::builder().with_span_processor(queue.clone()).build();
+    /// let sampler = KnownSampler::ParentBased(RootSampler::AlwaysOn);
+    /// let tracer = Tracer::from_provider("my-adapter", &provider, Some(sampler)).with_queue(&queue);
+    /// ```
     pub fn with_queue(mut self, queue: &SpanQueue) -> Self {
         if self.sampler.is_some() {
             self.queue = Some(queue.handle());
@@ -392,6 +426,13 @@ impl Tracer {
     /// True when a span under `parent` is known not to be sampled without looking at anything but
     /// the parent (a parent-based or always-off sampler with a valid parent). A server can then
     /// carry the caller's context as it is instead of opening a span.
+    ///
+    /// ```
+    /// use trace_core::tracer::Tracer;
+    /// trace_core::testing::install(); // parent-based, always on
+    /// let tracer = Tracer::new("doc");
+    /// assert!(!tracer.drops_under(&opentelemetry::Context::new())); // a root is sampled
+    /// ```
     pub fn drops_under(&self, parent: &Context) -> bool {
         let this = self.current();
         if !std::ptr::eq(this, self) {
@@ -423,6 +464,13 @@ impl Tracer {
     /// Opens a span under `parent`. `head` gives the name and the attributes a sampler may look
     /// at; `more` adds the rest. Neither runs when the span is known not to be sampled, and `more`
     /// runs only when it will record.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Span as _, SpanKind};
+    /// let tracer = trace_core::tracer::Tracer::new("doc");
+    /// let mut span = tracer.start(SpanKind::Internal, &opentelemetry::Context::current(), Vec::new(), || ("work".into(), Vec::new()), |_| {});
+    /// span.end();
+    /// ```
     pub fn start(
         &self,
         kind: SpanKind,
@@ -570,6 +618,14 @@ pub enum SpanHandle {
 
 impl SpanHandle {
     /// A context like `parent` whose current span is this one.
+    ///
+    /// ```
+    /// use opentelemetry::trace::SpanKind;
+    /// let parent = opentelemetry::Context::current();
+    /// let span = trace_core::tracer::Tracer::new("doc").start(SpanKind::Internal, &parent, Vec::new(), || ("work".into(), Vec::new()), |_| {});
+    /// let cx = span.into_context(&parent);
+    /// let _guard = cx.clone().attach(); // code here runs in the span
+    /// ```
     pub fn into_context(self, parent: &Context) -> Context {
         match self {
             Self::Dropped(sc) => parent.with_remote_span_context(sc),

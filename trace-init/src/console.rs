@@ -110,6 +110,11 @@ impl Default for ConsoleExporter {
 
 impl ConsoleExporter {
     /// A console exporter writing to `writer`.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let exporter = trace_init::console::ConsoleExporter::new(Arc::new(Mutex::new(std::io::stderr())));
+    /// ```
     pub fn new(writer: SharedWriter) -> Self {
         let exporter = Self {
             writer,

@@ -43,6 +43,11 @@ pub struct CorrelatedFormat {
 
 impl CorrelatedFormat {
     /// A formatter for `format`; `ansi` colours the level in the human format.
+    ///
+    /// ```
+    /// use trace_init::{logs::CorrelatedFormat, LogFormat};
+    /// let layer = tracing_subscriber::fmt::layer().event_format(CorrelatedFormat::new(LogFormat::Human, true));
+    /// ```
     pub fn new(format: LogFormat, ansi: bool) -> Self {
         Self { format, ansi }
     }

@@ -239,11 +239,23 @@ pub const DEFAULT_LOG_FILTER: &str = "info";
 
 impl Settings {
     /// Reads the settings from the process environment; returns them with the warnings.
+    ///
+    /// ```
+    /// let (settings, warnings) = trace_init::Settings::from_env();
+    /// ```
     pub fn from_env() -> (Self, Vec<String>) {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup` (the process environment, or a map in tests).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let env = HashMap::from([("OTEL_SERVICE_NAME", "orders"), ("OTEL_SDK_DISABLED", "true")]);
+    /// let (settings, warnings) = trace_init::Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+    /// assert_eq!(settings.service_name.as_deref(), Some("orders"));
+    /// assert!(settings.disabled && warnings.is_empty());
+    /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let mut r = Reader {
             lookup: &lookup,

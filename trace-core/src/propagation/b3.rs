@@ -53,6 +53,10 @@ pub struct B3Propagator {
 
 impl B3Propagator {
     /// A propagator writing the given layout.
+    ///
+    /// ```
+    /// let b3 = trace_core::propagation::B3Propagator::new(trace_core::propagation::B3Encoding::Single);
+    /// ```
     pub fn new(encoding: B3Encoding) -> Self {
         Self { encoding }
     }

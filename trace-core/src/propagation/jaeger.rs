@@ -29,6 +29,10 @@ pub struct JaegerPropagator;
 
 impl JaegerPropagator {
     /// A new propagator.
+    ///
+    /// ```
+    /// opentelemetry::global::set_text_map_propagator(trace_core::propagation::JaegerPropagator::new());
+    /// ```
     pub fn new() -> Self {
         Self
     }

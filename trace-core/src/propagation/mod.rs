@@ -67,6 +67,11 @@ pub struct HeaderExtractor<'a> {
 
 impl<'a> HeaderExtractor<'a> {
     /// Wraps a header map.
+    ///
+    /// ```
+    /// let headers = http::HeaderMap::new();
+    /// let extractor = trace_core::propagation::HeaderExtractor::new(&headers);
+    /// ```
     pub fn new(headers: &'a HeaderMap) -> Self {
         Self {
             headers,
@@ -341,6 +346,14 @@ impl DefaultPropagator {
 impl W3CTraceContext {
     /// The context `headers` carry, on an empty base: what `extract_with_context` over a
     /// [`HeaderExtractor`] gives, found in one pass over the map.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TraceContextExt;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    /// let cx = trace_core::propagation::W3CTraceContext::new().extract_headers(&headers);
+    /// assert!(cx.span().span_context().is_sampled());
+    /// ```
     pub fn extract_headers(&self, headers: &HeaderMap) -> Context {
         extract_w3c(headers, false)
     }

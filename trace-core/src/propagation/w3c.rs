@@ -33,6 +33,10 @@ pub struct W3CTraceContext;
 
 impl W3CTraceContext {
     /// A new propagator.
+    ///
+    /// ```
+    /// opentelemetry::global::set_text_map_propagator(trace_core::propagation::W3CTraceContext::new());
+    /// ```
     pub fn new() -> Self {
         Self
     }
