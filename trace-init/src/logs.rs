@@ -46,7 +46,10 @@ impl CorrelatedFormat {
     ///
     /// ```
     /// use trace_init::{logs::CorrelatedFormat, LogFormat};
+    /// use tracing_subscriber::layer::SubscriberExt;
     /// let layer = tracing_subscriber::fmt::layer().event_format(CorrelatedFormat::new(LogFormat::Human, true));
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop(subscriber);
     /// ```
     pub fn new(format: LogFormat, ansi: bool) -> Self {
         Self { format, ansi }
