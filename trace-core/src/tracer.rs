@@ -713,10 +713,15 @@ impl Span for SpanHandle {
     where
         T: Into<Cow<'static, str>>,
     {
-        self.add_event_with_timestamp(name, crate::clock::now(), attributes);
+        // (no clock read for a span that records nothing)
+        if !matches!(self, Self::Dropped(_)) {
+            self.add_event_with_timestamp(name, crate::clock::now(), attributes);
+        }
     }
     fn end(&mut self) {
-        self.end_with_timestamp(crate::clock::now());
+        if !matches!(self, Self::Dropped(_)) {
+            self.end_with_timestamp(crate::clock::now());
+        }
     }
     fn end_with_timestamp(&mut self, timestamp: std::time::SystemTime) {
         match self {
