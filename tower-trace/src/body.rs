@@ -14,6 +14,28 @@ pin_project! {
     /// A response body that ends the request's span when it is finished: at its last frame, at an
     /// error (recorded on the span), or when it is dropped. Streaming and SSE responses are timed
     /// to their end.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use http_body_util::BodyExt;
+    /// use tower::ServiceExt;
+    /// use tower_trace::{ResponseBody, TraceLayer};
+    ///
+    /// trace_core::testing::install();
+    /// // a plain `http` service: its body comes back wrapped (the default body mode)
+    /// let svc = tower::ServiceBuilder::new().layer(TraceLayer::new()).service_fn(
+    ///     |_req: http::Request<String>| async {
+    ///         let body = http_body_util::Full::new(bytes::Bytes::from_static(b"done"));
+    ///         Ok::<_, std::convert::Infallible>(http::Response::new(body))
+    ///     },
+    /// );
+    /// let res: http::Response<ResponseBody<_>> = svc.oneshot(http::Request::new(String::new())).await.unwrap();
+    /// // the span ends when the last frame has been read
+    /// let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    /// assert_eq!(&bytes[..], b"done");
+    /// # }
+    /// ```
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,

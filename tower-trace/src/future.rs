@@ -26,7 +26,22 @@ enum Kind {
 }
 
 pin_project! {
-    /// The response future of [`TraceService`](crate::TraceService).
+    /// The response future of [`TraceService`](crate::TraceService): it polls the inner
+    /// service's future in the request's context, records the response on the span, adds the
+    /// trace id header, and hands the span on to the body.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tower::{Layer, Service, ServiceExt};
+    /// let mut svc = tower_trace::TraceLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+    /// }));
+    /// let future: tower_trace::ResponseFuture<_> = svc.ready().await.unwrap().call(http::Request::new(()));
+    /// let res = future.await.unwrap();
+    /// assert_eq!(res.status(), 200);
+    /// # }
+    /// ```
     pub struct ResponseFuture<F, M = Wrapped> {
         #[pin]
         inner: F,

@@ -186,8 +186,23 @@ pub fn str_array(key: Key, values: Vec<StringValue>) -> KeyValue {
 
 macro_rules! declare {
     ($($(#[$meta:meta])* $name:ident : $ty:ident = $key:literal;)*) => {
-        $($(#[$meta])* pub const $name: $ty = $ty($key);)*
+        $(
+            $(#[$meta])*
+            ///
+            #[doc = concat!(
+                "```\nuse trace_core::attributes::{is_declared, ", stringify!($name), "};\n",
+                "assert_eq!(", stringify!($name), ".name(), \"", $key, "\");\n",
+                "assert!(is_declared(", stringify!($name), ".name()));\n```"
+            )]
+            pub const $name: $ty = $ty($key);
+        )*
         /// The name of every attribute declared here, for schema checks.
+        ///
+        /// ```
+        /// use trace_core::attributes::DECLARED;
+        /// assert!(DECLARED.contains(&"http.response.status_code"));
+        /// assert!(DECLARED.iter().all(|name| name.contains('.')));
+        /// ```
         pub const DECLARED: &[&str] = &[$($key),*];
     };
 }
