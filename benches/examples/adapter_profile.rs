@@ -71,21 +71,9 @@ async fn main() {
             // PROFILE_HEADER=1: the bare side sending a `traceparent` (what the header costs)
             let unsampled = std::env::var_os("PROFILE_UNSAMPLED").is_some();
             let header = std::env::var_os("PROFILE_HEADER").is_some();
+            let header = header.then_some(benches::server_bench::UNSAMPLED_PARENT);
             for _ in 0..n {
-                let mut r = client.get(&url);
-                if header {
-                    r = r.header(
-                        "traceparent",
-                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
-                    );
-                }
-                let call = async move { r.send().await.unwrap().bytes().await.unwrap() };
-                let b = if unsampled {
-                    use opentelemetry::context::FutureExt;
-                    call.with_context(benches::unsampled_parent()).await
-                } else {
-                    call.await
-                };
+                let b = benches::client_get(&client, &url, header, unsampled).await;
                 std::hint::black_box(b);
             }
         }

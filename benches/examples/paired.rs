@@ -296,18 +296,7 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 || {
                     let (c, u) = (traced.clone(), url.clone());
                     async move {
-                        let mut r = c.get(&u);
-                        if let Some(tp) = header {
-                            r = r.header("traceparent", tp);
-                        }
-                        let call = async move {
-                            r.send().await.unwrap().bytes().await.unwrap();
-                        };
-                        if unsampled {
-                            call.with_context(benches::unsampled_parent()).await
-                        } else {
-                            call.await
-                        }
+                        benches::client_get(&c, &u, header, unsampled).await;
                     }
                 }
             )

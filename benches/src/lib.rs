@@ -135,6 +135,28 @@ impl reqwest_middleware::Middleware for NoopMiddleware {
     }
 }
 
+/// One loopback GET through `client`, its body read: with a `traceparent` header of the
+/// caller's own when `traceparent` is given, and under [`unsampled_parent`] when `unsampled`
+/// (the client benchmark runners' call, for `paired` and `adapter_profile`).
+pub async fn client_get(
+    client: &reqwest_middleware::ClientWithMiddleware,
+    url: &str,
+    traceparent: Option<&str>,
+    unsampled: bool,
+) -> bytes::Bytes {
+    use opentelemetry::context::FutureExt;
+    let mut r = client.get(url);
+    if let Some(tp) = traceparent {
+        r = r.header("traceparent", tp);
+    }
+    let call = async move { r.send().await.unwrap().bytes().await.unwrap() };
+    if unsampled {
+        call.with_context(unsampled_parent()).await
+    } else {
+        call.await
+    }
+}
+
 /// A context whose parent says "not sampled" (`traceparent` flag `00`).
 pub fn unsampled_parent() -> opentelemetry::Context {
     use opentelemetry::trace::{
