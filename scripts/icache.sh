@@ -8,7 +8,9 @@
 # PROFILE_PAUSE so the export thread keeps up under valgrind); `server-unsampled`: a caller's
 # flag 00 against bare axum receiving the same `traceparent`.
 # Usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]
-#   (Redis on 127.0.0.1:6379 for `redis`)
+#   (Redis on 127.0.0.1:6379 for `redis`; `PROFILE_REMOTE=1` with `client`: the server on its
+#   own thread, the client's side alone; `ICACHE_FUNCTIONS=1`: also the added instructions per
+#   function, scripts/cgdiff.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case=${1:?usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]}
@@ -57,3 +59,6 @@ for mode in ("bare", "traced"):
     print(f"{mode:<15} " + "  ".join(f"{per[mode][k]:8.1f}" for k in keys))
 print(f"{'added':<15} " + "  ".join(f"{per['traced'][k] - per['bare'][k]:8.1f}" for k in keys))
 PY
+if [[ -n ${ICACHE_FUNCTIONS:-} ]]; then
+  python3 scripts/cgdiff.py "$out" "$n" 40
+fi

@@ -4,7 +4,8 @@
 //! `valgrind --tool=callgrind --separate-threads=yes target/release/examples/adapter_profile <case> <bare|traced> 5000`
 //! with `<case>` one of `sqlite` (in-memory primary-key select), `redis` (GET on 127.0.0.1:6379,
 //! database 6), `client` (loopback GET through reqwest-middleware to an axum server on the same
-//! thread) or `sanitize` (the SQL sanitiser alone on a short statement).
+//! thread; `PROFILE_REMOTE=1` puts the server on its own thread, so the first thread's file is
+//! the client's side alone) or `sanitize` (the SQL sanitiser alone on a short statement).
 
 use redis::AsyncCommands;
 use sqlx::pool::PoolOptions;
@@ -61,7 +62,13 @@ async fn main() {
             }
         }
         "client" => {
-            let url = benches::users_server().await;
+            // PROFILE_REMOTE=1: the server on its own thread (callgrind's first thread file is
+            // then the client's side alone)
+            let url = if std::env::var_os("PROFILE_REMOTE").is_some() {
+                benches::users_server_on_own_thread()
+            } else {
+                benches::users_server().await
+            };
             let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
             if traced {
                 builder = builder.with(reqwest_trace::TracingMiddleware::new());

@@ -132,13 +132,27 @@ where
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
+        let result = if let Kind::Traced(_) = this.kind {
             let _guard = this.cx.as_ref().map(|cx| cx.clone().attach());
             ready!(this.inner.poll(task))
+        } else {
+            // Nothing reads the context once the response is there: it is moved in rather than
+            // cloned, and taken back (from the thread, where it still is) only if the inner
+            // future has to wait.
+            let guard = this.cx.take().map(Context::attach);
+            match this.inner.poll(task) {
+                Poll::Ready(result) => result,
+                Poll::Pending => {
+                    if guard.is_some() {
+                        *this.cx = Some(Context::current());
+                    }
+                    return Poll::Pending;
+                }
+            }
         };
-        let cx = this.cx.take().unwrap_or_default();
         match (result, &*this.kind) {
             (Ok(res), Kind::Traced(config)) => {
+                let cx = this.cx.take().unwrap_or_default();
                 let trace_id = {
                     let span = cx.span();
                     config
@@ -158,6 +172,7 @@ where
             }
             (Ok(res), Kind::Untraced) => Poll::Ready(Ok(res.map(M::untraced))),
             (Err(e), Kind::Traced(_)) => {
+                let cx = this.cx.take().unwrap_or_default();
                 let span = cx.span();
                 record_failure_ref(
                     &span,

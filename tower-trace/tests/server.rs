@@ -114,9 +114,16 @@ fn routes() -> Router {
         .route(
             "/whoami",
             get(|| async {
-                // The trace the handler runs in, as downstream adapters would see it.
+                // The trace the handler runs in, as downstream adapters would see it, before
+                // and after the handler waits once (the layer polls it again, in the same
+                // context, whether or not the request has a span).
+                let before = Context::current().span().span_context().clone();
+                tokio::task::yield_now().await;
                 let cx = Context::current();
                 let sc = cx.span().span_context().clone();
+                if sc != before {
+                    return format!("context changed across a wait: {before:?} then {sc:?}");
+                }
                 format!("{}:{}", sc.trace_id(), sc.is_sampled())
             }),
         )

@@ -492,7 +492,11 @@ fn inject_span_with(
         Some(kind) => {
             // what `W3CTraceContext` writes, the `traceparent` value made straight from its bytes
             if sc.is_valid() {
-                if let Ok(v) = HeaderValue::from_bytes(&w3c::traceparent_bytes(sc)) {
+                // Held by its own reference-counted allocation: a client that clones the
+                // request's headers (reqwest does, for redirects and retries) shares it from the
+                // first clone on, where a copied slice would allocate once more to be shared.
+                let value = bytes::Bytes::from_owner(w3c::traceparent_bytes(sc));
+                if let Ok(v) = HeaderValue::from_maybe_shared(value) {
                     headers.insert(TRACEPARENT.clone(), v);
                 }
                 let ts = sc.trace_state().header();
