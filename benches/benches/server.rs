@@ -4,7 +4,8 @@
 //! OpenTelemetry bridge. In-process `oneshot` on an axum 0.8 router prepared as `axum::serve`
 //! prepares it (`with_state(())`), body read to the end, every
 //! span through the same batch pipeline into an exporter that discards; the queue is flushed
-//! (untimed) before each sample.
+//! (untimed) before each sample. The two bare cases run first and again last, to show the
+//! drift along the run (the interleaved `paired server` has none).
 
 use axum::routing::get;
 use axum::Router;
@@ -105,6 +106,13 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("tower-http TraceLayer + tracing-opentelemetry", |b| {
         timed(b, &rt, &tower_http, None)
+    });
+    // The bare cases once more, last: a case measured after the span-making ones runs about
+    // 0.05 us slower whatever it is (allocator and cache state; BENCHMARKS "Session 16"), so
+    // a later case is compared with these as well as with the first ones.
+    g.bench_function("bare axum, again", |b| timed(b, &rt, &bare, None));
+    g.bench_function("bare axum, incoming traceparent, again", |b| {
+        timed(b, &rt, &bare, Some(UNSAMPLED_PARENT))
     });
     g.finish();
 }
