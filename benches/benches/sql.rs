@@ -1,15 +1,15 @@
-//! SQL adapter: bare sqlx vs `TracedPool` on a primary-key select (PostgreSQL over 127.0.0.1, and
-//! in-memory SQLite), one connection, one current-thread runtime, every span through the shared
-//! batch pipeline; plus the sanitiser alone on a short and a 10 KB statement.
+//! SQL adapter: bare sqlx vs `TracedPool` vs the peer oxtel-sql 0.3 (the one that builds for sqlx
+//! 0.9: `tracing` spans, bridged to OpenTelemetry by tracing-opentelemetry) on a primary-key
+//! select (PostgreSQL over 127.0.0.1, and in-memory SQLite without the peer), one connection, one current-thread
+//! runtime, every span through the shared batch pipeline; plus the sanitiser alone on a short and
+//! a 10 KB statement. (sqlx-tracing 0.2 builds for sqlx 0.8 only, sqlx-otel 0.5 for OpenTelemetry
+//! 0.32 only.)
 //!
 //! Needs PostgreSQL on 127.0.0.1:5432 (trust auth); creates the database `trace_bench` if missing.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sqlx::pool::PoolOptions;
 use trace_core::sql::{sanitize, Dialect};
-
-const PK_SELECT_PG: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
-const PK_SELECT_LITE: &str = "SELECT id, name, email FROM bench_users WHERE id = ?";
 
 fn bench(c: &mut Criterion) {
     benches::install();
@@ -25,32 +25,27 @@ fn bench(c: &mut Criterion) {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        benches::sql_bench::fill(&lite).await;
+        benches::sql_bench::fill::<sqlx::Sqlite>(&lite).await;
         (pg, lite)
     });
     let pg_traced = sqlx_trace::TracedPool::new(pg.clone());
     let lite_traced = sqlx_trace::TracedPool::new(lite.clone());
+    let pg_peer = oxtel_sql::sqlx::v0_9::Pool::new(pg.clone());
+    // (not on the in-memory SQLite pool: oxtel-sql 0.3.1's `Pool::new` asks sqlx-sqlite 0.9.0
+    // for the pool's URL, and that panics for an in-memory database: "generated un-parseable URL")
 
     let mut g = c.benchmark_group("sql");
     g.bench_function("postgres pk select, bare sqlx", |b| {
-        b.to_async(&rt).iter(|| async {
-            let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
-                .bind(1)
-                .fetch_one(&pg)
-                .await
-                .unwrap();
-            std::hint::black_box(row);
-        })
+        b.to_async(&rt)
+            .iter(|| benches::sql_bench::pk_select_pg(&pg))
     });
     g.bench_function("postgres pk select, sqlx-trace", |b| {
-        b.to_async(&rt).iter(|| async {
-            let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
-                .bind(1)
-                .fetch_one(&pg_traced)
-                .await
-                .unwrap();
-            std::hint::black_box(row);
-        })
+        b.to_async(&rt)
+            .iter(|| benches::sql_bench::pk_select_pg(&pg_traced))
+    });
+    g.bench_function("postgres pk select, oxtel-sql", |b| {
+        b.to_async(&rt)
+            .iter(|| benches::sql_bench::pk_select_pg(&pg_peer))
     });
     let pg_ratio0 =
         sqlx_trace::TracedPool::new(pg.clone()).with_tracer(benches::ratio0_tracer("sqlx-trace"));
@@ -79,38 +74,19 @@ fn bench(c: &mut Criterion) {
         g.bench_function(label, |b| {
             b.to_async(&rt).iter(|| {
                 opentelemetry::context::FutureExt::with_context(
-                    async {
-                        let row: (i32, String, String) = sqlx::query_as(PK_SELECT_PG)
-                            .bind(1)
-                            .fetch_one(pool)
-                            .await
-                            .unwrap();
-                        std::hint::black_box(row);
-                    },
+                    benches::sql_bench::pk_select_pg(pool),
                     cx.clone(),
                 )
             })
         });
     }
     g.bench_function("sqlite pk select, bare sqlx", |b| {
-        b.to_async(&rt).iter(|| async {
-            let row: (i64, String, String) = sqlx::query_as(PK_SELECT_LITE)
-                .bind(1)
-                .fetch_one(&lite)
-                .await
-                .unwrap();
-            std::hint::black_box(row);
-        })
+        b.to_async(&rt)
+            .iter(|| benches::sql_bench::pk_select_sqlite(&lite))
     });
     g.bench_function("sqlite pk select, sqlx-trace", |b| {
-        b.to_async(&rt).iter(|| async {
-            let row: (i64, String, String) = sqlx::query_as(PK_SELECT_LITE)
-                .bind(1)
-                .fetch_one(&lite_traced)
-                .await
-                .unwrap();
-            std::hint::black_box(row);
-        })
+        b.to_async(&rt)
+            .iter(|| benches::sql_bench::pk_select_sqlite(&lite_traced))
     });
     g.finish();
 

@@ -3,7 +3,7 @@
 //! traced alternate in short blocks, and the figure is the median of the per-round ratios.
 //!
 //! `cargo run --release -p benches --example paired -- <case> [rounds]` with `<case>` one of
-//! `postgres`, `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`,
+//! `postgres`, `postgres-peer` (bare against the peer oxtel-sql), `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`,
 //! `client-noop`, `client-header`,
 //! or `server` (the server layer against bare axum and `OtelAxumLayer`, see [`server`]).
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
@@ -145,32 +145,55 @@ async fn main() {
         m.cpu_traced,
         m.cpu_traced - m.cpu_bare,
     );
+    // (so that a variant recording nothing, a peer's spans filtered out say, shows here)
+    let _ = benches::install().provider.force_flush();
+    println!(
+        "{case}: spans exported {}",
+        benches::install()
+            .exported
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+/// Bare sqlx against `other` (a pool `wrap` makes of the same connection pool), on the
+/// PostgreSQL primary-key select; `select` runs it on `other`.
+async fn postgres_against<P, F>(
+    rounds: usize,
+    wrap: impl FnOnce(sqlx::PgPool) -> P,
+    select: impl Fn(P) -> F,
+) -> Medians
+where
+    P: Clone,
+    F: std::future::Future<Output = ()>,
+{
+    let pool = benches::sql_bench::postgres().await;
+    let other = wrap(pool.clone());
+    paired!(
+        rounds,
+        || {
+            let p = pool.clone();
+            async move { benches::sql_bench::pk_select_pg(&p).await }
+        },
+        || select(other.clone())
+    )
 }
 
 /// The medians of one case.
 async fn measure(case: String, rounds: usize) -> Medians {
     match case.as_str() {
         "postgres" => {
-            let pool = benches::sql_bench::postgres().await;
-            let traced_pool = sqlx_trace::TracedPool::new(pool.clone());
-            const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
-            paired!(
-                rounds,
-                || {
-                    let p = pool.clone();
-                    async move {
-                        let _: (i32, String, String) =
-                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
-                    }
-                },
-                || {
-                    let p = traced_pool.clone();
-                    async move {
-                        let _: (i32, String, String) =
-                            sqlx::query_as(Q).bind(1).fetch_one(&p).await.unwrap();
-                    }
-                }
-            )
+            let select = |p: sqlx_trace::TracedPool<sqlx::Postgres>| async move {
+                benches::sql_bench::pk_select_pg(&p).await
+            };
+            postgres_against(rounds, sqlx_trace::TracedPool::new, select).await
+        }
+        // the peer that builds for sqlx 0.9, oxtel-sql (`tracing` spans through the bridge into
+        // the same pipeline), on the same select
+        "postgres-peer" => {
+            let select = |p: oxtel_sql::sqlx::v0_9::Pool<sqlx::Postgres>| async move {
+                benches::sql_bench::pk_select_pg(&p).await
+            };
+            postgres_against(rounds, oxtel_sql::sqlx::v0_9::Pool::new, select).await
         }
         "sqlite" => {
             let pool = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()

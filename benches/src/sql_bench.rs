@@ -41,3 +41,18 @@ pub async fn postgres() -> sqlx::PgPool {
     fill(&pg).await;
     pg
 }
+
+/// The PostgreSQL benchmarks' primary-key select, through `e` (a bare pool, sqlx-trace's or a
+/// peer's), its row read and dropped.
+pub async fn pk_select_pg<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(e: E) {
+    const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = $1";
+    let row: (i32, String, String) = sqlx::query_as(Q).bind(1).fetch_one(e).await.unwrap();
+    std::hint::black_box(row);
+}
+
+/// The SQLite benchmarks' primary-key select, through `e`.
+pub async fn pk_select_sqlite<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(e: E) {
+    const Q: &str = "SELECT id, name, email FROM bench_users WHERE id = ?";
+    let row: (i64, String, String) = sqlx::query_as(Q).bind(1).fetch_one(e).await.unwrap();
+    std::hint::black_box(row);
+}
