@@ -3,8 +3,10 @@
 //! pipeline. Two set-ups: the server on the client's own thread (one current-thread runtime: the
 //! server's reading of the injected `traceparent` is timed with the client), and the server on a
 //! thread and runtime of its own, as another service on the machine would be (the round trip
-//! then includes two thread wake-ups). reqwest-tracing 0.7 has no feature for OpenTelemetry 0.33,
-//! so it cannot join this run.
+//! then includes two thread wake-ups). reqwest-tracing 0.7 has no feature for OpenTelemetry 0.33:
+//! built without one it still makes its `tracing` spans (the bridge exports them through the same
+//! pipeline) but injects no trace context, so it is compared with reqwest-trace without
+//! propagation as well as with it.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use reqwest_middleware::ClientBuilder;
@@ -22,23 +24,30 @@ fn bench(c: &mut Criterion) {
     let traced = ClientBuilder::new(reqwest::Client::new())
         .with(reqwest_trace::TracingMiddleware::new())
         .build();
+    // the span alone, to compare with the peer, which cannot inject
+    let unpropagated = ClientBuilder::new(reqwest::Client::new())
+        .with(reqwest_trace::TracingMiddleware::new().propagate(false))
+        .build();
+    let peer = ClientBuilder::new(reqwest::Client::new())
+        .with(reqwest_tracing::TracingMiddleware::default())
+        .build();
     let mut g = c.benchmark_group("client");
     for (setup, url) in [("", &url), (", server on its own thread", &remote_url)] {
         g.bench_function(format!("GET{setup}, bare reqwest"), |b| {
             b.to_async(&rt)
                 .iter(|| async { bare.get(url).send().await.unwrap().bytes().await.unwrap() })
         });
-        g.bench_function(
-            format!("GET{setup}, reqwest-middleware without middleware"),
-            |b| {
+        for (label, client) in [
+            ("reqwest-middleware without middleware", &empty),
+            ("reqwest-trace", &traced),
+            ("reqwest-trace without propagation", &unpropagated),
+            ("reqwest-tracing 0.7 (spans only)", &peer),
+        ] {
+            g.bench_function(format!("GET{setup}, {label}"), |b| {
                 b.to_async(&rt)
-                    .iter(|| async { empty.get(url).send().await.unwrap().bytes().await.unwrap() })
-            },
-        );
-        g.bench_function(format!("GET{setup}, reqwest-trace"), |b| {
-            b.to_async(&rt)
-                .iter(|| async { traced.get(url).send().await.unwrap().bytes().await.unwrap() })
-        });
+                    .iter(|| benches::client_get(client, url, None, false))
+            });
+        }
     }
     let ratio0 = ClientBuilder::new(reqwest::Client::new())
         .with(

@@ -3,8 +3,9 @@
 //! traced alternate in short blocks, and the figure is the median of the per-round ratios.
 //!
 //! `cargo run --release -p benches --example paired -- <case> [rounds]` with `<case>` one of
-//! `postgres`, `postgres-peer` (bare against the peer oxtel-sql), `sqlite`, `redis`, `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`,
-//! `client-noop`, `client-header`,
+//! `postgres`, `postgres-peer` (bare against the peer oxtel-sql), `sqlite`, `redis`,
+//! `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`, `client-noop`,
+//! `client-header`, `client-peer` (reqwest-tracing 0.7, spans only),
 //! or `server` (the server layer against bare axum and `OtelAxumLayer`, see [`server`]).
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
 //! For the client cases: `PAIRED_NO_PROPAGATE=1` runs the middleware without injection (the span
@@ -273,7 +274,8 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 }
             )
         }
-        "client" | "client-remote" | "client-aa" | "client-noop" | "client-header" => {
+        "client" | "client-remote" | "client-aa" | "client-noop" | "client-header"
+        | "client-peer" => {
             // client-remote: the server runs on its own thread and runtime, as another
             // service would (in "client" one thread runs both sides, so the server's parsing
             // of the injected headers is charged to the client). client-aa: empty stack on
@@ -283,7 +285,11 @@ async fn measure(case: String, rounds: usize) -> Medians {
             // of the injected header costs the thread).
             // PAIRED_REMOTE=1: the server on its own thread for every client case
             let remote = std::env::var_os("PAIRED_REMOTE").is_some();
-            let url = if !remote && case != "client-remote" && case != "client-aa" {
+            // client-peer: reqwest-tracing 0.7 (server on its own thread), whose spans reach the
+            // pipeline through the bridge; with no feature for OpenTelemetry 0.33 it injects
+            // nothing, so it compares with client-remote under PAIRED_NO_PROPAGATE=1
+            let own_thread = ["client-remote", "client-aa", "client-peer"].contains(&case.as_str());
+            let url = if !remote && !own_thread {
                 benches::users_server().await
             } else {
                 benches::users_server_on_own_thread()
@@ -293,6 +299,8 @@ async fn measure(case: String, rounds: usize) -> Medians {
             let mut traced = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
             if case == "client-noop" {
                 traced = traced.with(benches::NoopMiddleware);
+            } else if case == "client-peer" {
+                traced = traced.with(reqwest_tracing::TracingMiddleware::default());
             } else if !aa {
                 // PAIRED_NO_PROPAGATE=1: the span without the injected headers (what the
                 // span alone costs, apart from writing and sending `traceparent`)
