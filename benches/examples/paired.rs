@@ -147,13 +147,10 @@ async fn main() {
         m.cpu_traced - m.cpu_bare,
     );
     // (so that a variant recording nothing, a peer's spans filtered out say, shows here)
-    let _ = benches::install().provider.force_flush();
-    println!(
-        "{case}: spans exported {}",
-        benches::install()
-            .exported
-            .load(std::sync::atomic::Ordering::Relaxed)
-    );
+    let pipeline = benches::install();
+    let _ = pipeline.provider.force_flush();
+    let exported = pipeline.exported.load(std::sync::atomic::Ordering::Relaxed);
+    println!("{case}: spans exported {exported}");
 }
 
 /// Bare sqlx against `other` (a pool `wrap` makes of the same connection pool), on the

@@ -66,6 +66,17 @@ fn app() -> Router {
         .layer(tower_trace::TraceLayer::new())
 }
 
+/// The trace's one client span.
+fn client_span(trace: &trace_core::testing::Trace) -> &opentelemetry_sdk::trace::SpanData {
+    let mut clients = trace
+        .spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Client);
+    let c = clients.next().expect("a client span");
+    assert!(clients.next().is_none(), "one client span");
+    c
+}
+
 fn client() -> ClientWithMiddleware {
     ClientBuilder::new(
         reqwest::Client::builder()
@@ -93,17 +104,9 @@ async fn client_and_server_spans_are_one_trace() {
     })
     .await;
     let root = trace.span("test");
-    let c = trace.span("GET /users/{id}");
-    let c = if c.span_kind == SpanKind::Client {
-        c
-    } else {
-        trace
-            .spans
-            .iter()
-            .find(|s| s.span_kind == SpanKind::Client)
-            .unwrap()
-    };
-    assert_eq!(c.span_kind, SpanKind::Client);
+    // (the server span has the same name)
+    let c = client_span(&trace);
+    assert_eq!(c.name, "GET /users/{id}");
     assert_eq!(c.parent_span_id, root.span_context.span_id());
     assert_eq!(c.str_attr("http.request.method"), "GET");
     assert_eq!(
@@ -131,6 +134,56 @@ async fn client_and_server_spans_are_one_trace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_captured_by_allow_list_and_redacted() {
+    install();
+    let app = Router::new().route(
+        "/login",
+        get(|| async {
+            (
+                [("set-cookie", "session=s3cr3t"), ("retry-after", "5")],
+                "hi",
+            )
+        }),
+    );
+    let addr = serve(app).await;
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(
+            TracingMiddleware::new()
+                .capture_request_headers(["x-request-id", "authorization", "x-absent"])
+                .capture_response_headers(["retry-after", "set-cookie"]),
+        )
+        .build();
+    // (the server here has no layer: the client span is the only one under the test's root)
+    let trace = traced(1, || async {
+        client
+            .get(format!("http://{addr}/login"))
+            .header("x-request-id", "req-1")
+            .header("authorization", "Bearer t0ken")
+            .header("x-not-listed", "nope")
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+    let c = client_span(&trace);
+    let strings = |key: &str| match c.attr(key) {
+        Some(opentelemetry::Value::Array(opentelemetry::Array::String(v))) => {
+            v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()
+        }
+        other => panic!("{key}: expected a string array, got {other:?}"),
+    };
+    assert_eq!(strings("http.request.header.x-request-id"), ["req-1"]);
+    assert_eq!(strings("http.request.header.authorization"), ["REDACTED"]);
+    assert_eq!(strings("http.response.header.retry-after"), ["5"]);
+    assert_eq!(strings("http.response.header.set-cookie"), ["REDACTED"]);
+    assert!(c.attr("http.request.header.x-absent").is_none());
+    assert!(c.attr("http.request.header.x-not-listed").is_none());
+    let dump = format!("{:?}", c.attributes);
+    assert!(!dump.contains("t0ken") && !dump.contains("s3cr3t") && !dump.contains("nope"));
+    c.assert_declared(&[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_and_signatures_are_redacted() {
     install();
     let addr = serve(app()).await;
@@ -145,11 +198,7 @@ async fn credentials_and_signatures_are_redacted() {
             .unwrap();
     })
     .await;
-    let c = trace
-        .spans
-        .iter()
-        .find(|s| s.span_kind == SpanKind::Client)
-        .unwrap();
+    let c = client_span(&trace);
     // reqwest moves URL credentials into an Authorization header before middleware runs, so the
     // URL holds none; the signature parameters are redacted.
     assert_eq!(
@@ -291,11 +340,7 @@ async fn injection_can_be_turned_off_per_request() {
     })
     .await;
     assert_eq!(seen, "-|-", "no trace headers were sent");
-    let c = trace
-        .spans
-        .iter()
-        .find(|s| s.span_kind == SpanKind::Client)
-        .unwrap();
+    let c = client_span(&trace);
     assert!(
         trace.children(c).is_empty(),
         "the server started its own trace"
