@@ -2,7 +2,11 @@
 //! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing (by default
 //! one that does not decode what it takes: `LOAD_RECEIVER=decode` for one that does).
 //!
-//! `load_server <bare|traced|traced-10pct|traced-off|otel-axum|pass-through|propagate> <port> [collector-down]`
+//! `load_server <bare|traced|traced-10pct|traced-off|otel-axum|pass-through|propagate|spin-<ns>> <port> [collector-down]`
+//!
+//! `spin-<ns>` (e.g. `spin-1700`) is the calibration: a layer that does nothing but keep the worker
+//! busy for that many nanoseconds per request, so a load run says what a given in-process cost
+//! turns into under load on the machine at hand.
 //!
 //! With `DEMO_SHAPE=1`, `bare` and the `traced*` variants serve the demo-shaped request of
 //! `benches::demo_shape` instead (`GET /req`: a Redis GET and SET, three SQLite selects and an HTTP
@@ -45,19 +49,28 @@ fn main() {
         "traced-off" => Sampler::ParentBasedAlwaysOff,
         _ => Sampler::ParentBasedAlwaysOn,
     };
-    let guard = trace_init::builder()
-        .service_name("load")
-        .otlp(Protocol::Grpc, endpoint)
-        .sampler(sampler)
-        // axum-tracing-opentelemetry makes its spans at TRACE level (target otel::tracing)
-        .default_log_filter("warn,otel::tracing=trace")
-        .init()
-        .unwrap();
+    // LOAD_EXPORT=discard (read by the `traced` variant only): the spans go through trace-core's
+    // span queue to an exporter that drops them on the export thread (`benches::install`: no
+    // encoding, no gRPC, no receiver), to tell what the request path costs under load from what
+    // the export costs
+    let guard = if variant == "traced" && std::env::var("LOAD_EXPORT").as_deref() == Ok("discard") {
+        benches::install();
+        None
+    } else {
+        Some(std::sync::Arc::new(
+            trace_init::builder()
+                .service_name("load")
+                .otlp(Protocol::Grpc, endpoint)
+                .sampler(sampler)
+                // axum-tracing-opentelemetry makes its spans at TRACE level (target otel::tracing)
+                .default_log_filter("warn,otel::tracing=trace")
+                .init()
+                .unwrap(),
+        ))
+    };
     // LOAD_STATS_FILE: the span queue's counters, written there every 200 ms (queued, exported,
     // dropped, failed), so a load run can say how many spans were dropped or lost
-    let guard = std::sync::Arc::new(guard);
-    if let Some(path) = std::env::var_os("LOAD_STATS_FILE") {
-        let g = guard.clone();
+    if let (Some(path), Some(g)) = (std::env::var_os("LOAD_STATS_FILE"), guard.clone()) {
         std::thread::spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_millis(200));
             if let Some(s) = g.stats() {
@@ -89,6 +102,19 @@ fn main() {
                     |r: axum::extract::Request| r,
                 )),
                 "propagate" => base.layer(benches::server_bench::PropagateLayer),
+                v if v.starts_with("spin-") => {
+                    let ns: u64 = v["spin-".len()..].parse().expect("spin-<nanoseconds>");
+                    let busy = std::time::Duration::from_nanos(ns);
+                    base.layer(tower::util::MapRequestLayer::new(
+                        move |r: axum::extract::Request| {
+                            let t = std::time::Instant::now();
+                            while t.elapsed() < busy {
+                                std::hint::spin_loop();
+                            }
+                            r
+                        },
+                    ))
+                }
                 "otel-axum" => base
                     .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                     .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
