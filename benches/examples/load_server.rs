@@ -23,27 +23,6 @@ fn main() {
     let variant = args.next().unwrap_or_else(|| "traced".into());
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(8099);
     let collector_down = args.next().as_deref() == Some("collector-down");
-    let endpoint = if collector_down {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let dead = format!("http://{}", l.local_addr().unwrap());
-        drop(l);
-        dead
-    } else {
-        // A collector runs on other machines; the one here shares the two cores with the server,
-        // so by default it takes the export requests without decoding them (the least a
-        // collector that discards can cost). LOAD_RECEIVER=decode: the receiver that decodes
-        // every request and counts its spans (the figures before 2026-11-29).
-        let receiver = if std::env::var("LOAD_RECEIVER").as_deref() == Ok("decode") {
-            let r = test_support::Receiver::grpc();
-            r.set_mode(test_support::Mode::Discard);
-            r
-        } else {
-            test_support::Receiver::grpc_sink()
-        };
-        let e = receiver.endpoint();
-        std::mem::forget(receiver);
-        e
-    };
     let sampler = match variant.as_str() {
         "traced-10pct" => Sampler::ParentBasedTraceIdRatio(0.1),
         "traced-off" => Sampler::ParentBasedAlwaysOff,
@@ -60,7 +39,7 @@ fn main() {
         Some(std::sync::Arc::new(
             trace_init::builder()
                 .service_name("load")
-                .otlp(Protocol::Grpc, endpoint)
+                .otlp(Protocol::Grpc, collector_endpoint(collector_down))
                 .sampler(sampler)
                 // axum-tracing-opentelemetry makes its spans at TRACE level (target otel::tracing)
                 .default_log_filter("warn,otel::tracing=trace")
@@ -130,4 +109,30 @@ fn main() {
             .unwrap();
     });
     drop(guard);
+}
+
+/// Where the traced server exports: a port nothing listens on (`collector-down`), else a stand-in
+/// receiver started in this process.
+fn collector_endpoint(collector_down: bool) -> String {
+    if collector_down {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("http://{}", l.local_addr().unwrap());
+        drop(l);
+        dead
+    } else {
+        // A collector runs on other machines; the one here shares the two cores with the server,
+        // so by default it takes the export requests without decoding them (the least a
+        // collector that discards can cost). LOAD_RECEIVER=decode: the receiver that decodes
+        // every request and counts its spans (the figures before 2026-11-29).
+        let receiver = if std::env::var("LOAD_RECEIVER").as_deref() == Ok("decode") {
+            let r = test_support::Receiver::grpc();
+            r.set_mode(test_support::Mode::Discard);
+            r
+        } else {
+            test_support::Receiver::grpc_sink()
+        };
+        let e = receiver.endpoint();
+        std::mem::forget(receiver);
+        e
+    }
 }
