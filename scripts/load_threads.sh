@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One wrk run against benches/examples/load_server and the CPU time each of its threads spent per
 # request (utime + stime from /proc/<pid>/task/*/stat over the run), with the span queue's
-# counters: where a traced request's CPU goes (server worker, span queue's export thread, collector
+# counters: where a traced request's CPU goes (server worker, span queue, gRPC client, collector
 # stand-in). Usage: scripts/load_threads.sh <bare|traced|traced-10pct|traced-off|otel-axum> [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -348,6 +348,7 @@ impl Builder {
         let mut guard = Guard {
             provider: None,
             queue: None,
+            runtime: None,
             timeout: settings.shutdown_timeout,
         };
         let provider = build_provider(
@@ -524,17 +525,26 @@ fn build_provider(
             queue = Some(batch_processor(exporter, &batch, limits));
         }
         Exporter::Otlp => {
-            // The exporter sends on a runtime of its own, driven by the queue's export thread,
-            // so export never competes with the application's runtime and still works while
-            // that one shuts down.
-            let exporter = OtlpExporter::new(&OtlpConfig {
-                protocol: s.protocol,
-                endpoint: s.endpoint.clone(),
-                headers: s.headers.clone(),
-                gzip: s.gzip,
-                timeout: export_timeout(s),
-            })
+            // The exporter sends on a small runtime of its own, so export never competes with
+            // the application's runtime and still works while that one shuts down.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("otlp-export")
+                .enable_all()
+                .build()
+                .map_err(|e| InitError::Exporter(e.to_string()))?;
+            let exporter = OtlpExporter::new(
+                &OtlpConfig {
+                    protocol: s.protocol,
+                    endpoint: s.endpoint.clone(),
+                    headers: s.headers.clone(),
+                    gzip: s.gzip,
+                    timeout: export_timeout(s),
+                },
+                rt.handle(),
+            )
             .map_err(|e| InitError::Exporter(e.0))?;
+            guard.runtime = Some(rt);
             queue = Some(SpanQueue::with_finished_exporter(
                 exporter,
                 queue_config(&s.batch, limits),
@@ -569,6 +579,7 @@ fn build_provider(
 pub struct Guard {
     provider: Option<SdkTracerProvider>,
     queue: Option<SpanQueue>,
+    runtime: Option<tokio::runtime::Runtime>,
     timeout: Duration,
 }
 
@@ -658,6 +669,9 @@ impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(p) = self.provider.take() {
             let _ = p.shutdown_with_timeout(self.timeout);
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
         }
     }
 }

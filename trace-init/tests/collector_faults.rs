@@ -1,5 +1,6 @@
 //! A collector that refuses, then comes back: the application's work is never affected, and the
-//! spans made after it recovers arrive.
+//! spans made after it recovers arrive. A connection closed while idle (a collector's or a load
+//! balancer's idle timeout) costs no export: the next batch goes out on a new one.
 
 use std::time::Duration;
 
@@ -75,5 +76,130 @@ fn refusing_then_recovering_collector() {
             after, 50,
             "{protocol:?}: every span made after recovery arrived"
         );
+    }
+}
+
+/// A TCP proxy in front of a receiver that closes a connection once it has been idle for
+/// `idle`, without a word (as a collector's or a load balancer's idle timeout does); counts the
+/// connections it took.
+struct IdleClosingProxy {
+    addr: std::net::SocketAddr,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl IdleClosingProxy {
+    fn start(upstream: std::net::SocketAddr, idle: Duration) -> Self {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::{Arc, Mutex};
+        use std::time::Instant;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = connections.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let last = Arc::new(Mutex::new(Instant::now()));
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let last = last.clone();
+                    std::thread::spawn(move || {
+                        from.set_read_timeout(Some(Duration::from_millis(20)))
+                            .unwrap();
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            match from.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    *last.lock().unwrap() = Instant::now();
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) =>
+                                {
+                                    if last.lock().unwrap().elapsed() >= idle {
+                                        break;
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { addr, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_connection_closed_while_idle_costs_no_export() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let receiver = match protocol {
+            Protocol::Grpc => Receiver::grpc(),
+            Protocol::HttpProtobuf => Receiver::http(),
+        };
+        let upstream = receiver
+            .endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap();
+        let proxy = IdleClosingProxy::start(upstream, Duration::from_millis(150));
+        let endpoint = match protocol {
+            Protocol::Grpc => format!("http://{}", proxy.addr),
+            Protocol::HttpProtobuf => format!("http://{}/v1/traces", proxy.addr),
+        };
+        let guard = trace_init::builder()
+            .otlp(protocol, endpoint)
+            .install_subscriber(false)
+            .batch(BatchSettings {
+                schedule_delay: Duration::from_secs(60),
+                ..BatchSettings::default()
+            })
+            .shutdown_timeout(Duration::from_secs(5))
+            .init()
+            .unwrap();
+        let tracer = guard.provider().unwrap().tracer("idle");
+        for round in 0..3 {
+            for i in 0..10 {
+                tracer.in_span(format!("round {round} span {i}"), |_| ());
+            }
+            guard.force_flush();
+            let s = guard.stats().unwrap();
+            assert_eq!(
+                (s.exported, s.failed, s.dropped),
+                (10 * (round + 1), 0, 0),
+                "{protocol:?}, round {round}: {s:?}"
+            );
+            // long enough for the proxy to close the connection the export used
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        assert!(
+            proxy.connections() >= 3,
+            "{protocol:?}: the proxy closed the idle connections ({} taken)",
+            proxy.connections()
+        );
+        drop(guard);
+        assert_eq!(receiver.spans().len(), 30, "{protocol:?}");
     }
 }

@@ -1,10 +1,9 @@
 //! The OTLP trace exporter: gRPC or HTTP/protobuf, gzip optional, headers, a timeout per export.
 //!
-//! Each batch is written as protobuf straight from the spans ([`encode`]) on the span queue's
-//! export thread, then sent from that same thread: the exporter owns a single-threaded runtime
-//! that the export thread drives while a batch is in flight. So export never competes with the
-//! application's runtime, still works while that one shuts down, and a batch's hand-over costs
-//! no wake-up of a second thread. A failed export is an error to the span queue (which counts
+//! Each batch is written as protobuf straight from the SDK's span data ([`encode`]) on the export
+//! thread, then sent by a small runtime of its own (one worker thread, owned by the
+//! [`Guard`](crate::Guard)), so export never competes with the application's runtime and still
+//! works while that one shuts down. A failed export is an error to the span queue (which counts
 //! and reports it), never a panic, and takes at most the timeout.
 
 mod encode;
@@ -14,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use trace_core::export::{FinishedExporter, FinishedSpan, SpanView};
 
@@ -39,8 +39,7 @@ pub(crate) struct OtlpConfig {
 /// An OTLP exporter for the span queue.
 pub(crate) struct OtlpExporter {
     transport: Transport,
-    /// Driven only by the export thread, while it sends (`None` once dropped).
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: tokio::runtime::Handle,
     timeout: Duration,
     gzip: bool,
     resource: Vec<u8>,
@@ -79,9 +78,11 @@ enum Transport {
 pub(crate) struct BuildError(pub(crate) String);
 
 impl OtlpExporter {
-    /// An exporter with its own single-threaded runtime, to be driven by the thread that
-    /// exports (never from within another runtime).
-    pub(crate) fn new(config: &OtlpConfig) -> Result<Self, BuildError> {
+    /// An exporter sending through `runtime` (which must outlive it).
+    pub(crate) fn new(
+        config: &OtlpConfig,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Self, BuildError> {
         if config.endpoint.starts_with("https://") {
             return Err(BuildError(format!(
                 "{}: TLS is not supported by this exporter; send to a collector (agent or \
@@ -89,10 +90,6 @@ impl OtlpExporter {
                 config.endpoint
             )));
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| BuildError(format!("the exporter's runtime: {e}")))?;
         let transport = match config.protocol {
             Protocol::Grpc => {
                 let endpoint = tonic::transport::Endpoint::from_shared(config.endpoint.clone())
@@ -101,8 +98,7 @@ impl OtlpExporter {
                     .connect_timeout(config.timeout)
                     .user_agent(USER_AGENT)
                     .map_err(|e| BuildError(e.to_string()))?;
-                // the channel's tasks run on the exporter's runtime, while the export thread
-                // drives it
+                // the channel's tasks run on the exporter's runtime
                 let channel = {
                     let _enter = runtime.enter();
                     endpoint.connect_lazy()
@@ -166,7 +162,7 @@ impl OtlpExporter {
         };
         Ok(Self {
             transport,
-            runtime: Some(runtime),
+            runtime: runtime.clone(),
             timeout: config.timeout,
             gzip: config.gzip,
             resource: encode::resource(&Resource::builder_empty().build()),
@@ -312,20 +308,18 @@ fn read_partial_success(mut b: &[u8]) -> Option<(i64, String)> {
 }
 
 impl OtlpExporter {
-    /// Sends `body`, driving the exporter's runtime on this thread until it is delivered, has
-    /// failed or the timeout has passed.
-    fn deliver(&self, body: Bytes) -> OTelSdkResult {
+    /// Sends one request body on the exporter's runtime and waits for the answer.
+    async fn deliver(&self, body: Bytes) -> OTelSdkResult {
         let transport = self.transport.clone();
         let timeout = self.timeout;
-        let Some(runtime) = &self.runtime else {
-            return Err(OTelSdkError::AlreadyShutdown);
-        };
-        let sent = runtime
-            .block_on(async move { tokio::time::timeout(timeout, send(transport, body)).await });
-        match sent {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(OTelSdkError::InternalFailure(e)),
-            Err(_) => Err(OTelSdkError::Timeout(timeout)),
+        let task = self
+            .runtime
+            .spawn(async move { tokio::time::timeout(timeout, send(transport, body)).await });
+        match task.await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(OTelSdkError::InternalFailure(e)),
+            Ok(Err(_)) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(format!("export task: {e}"))),
         }
     }
 
@@ -335,25 +329,18 @@ impl OtlpExporter {
     }
 }
 
-impl Drop for OtlpExporter {
-    fn drop(&mut self) {
-        // without waiting for the connection's tasks, and allowed on any thread (the exporter is
-        // dropped on the caller's, possibly async, thread if the export thread never started)
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-/// The span queue hands its spans over as they are held (the adapters' spans are encoded without
-/// becoming `SpanData` first), on its export thread, which is no runtime's.
-impl FinishedExporter for OtlpExporter {
-    fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+impl SpanExporter for OtlpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         if batch.is_empty() {
             return Ok(());
         }
-        let body = self.body(batch)?;
-        self.deliver(body)
+        let body = self.body(&batch)?;
+        drop(batch);
+        self.deliver(body).await
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -361,6 +348,23 @@ impl FinishedExporter for OtlpExporter {
     }
 }
 
+/// The span queue hands its spans over as they are held: the adapters' spans are encoded without
+/// becoming `SpanData` first.
+impl FinishedExporter for OtlpExporter {
+    fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.body(batch)?;
+        futures_executor::block_on(self.deliver(body))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.use_resource(resource);
+    }
+}
+
+/// A gRPC codec for bytes already encoded (requests) and not decoded (responses).
 #[derive(Debug, Clone, Copy, Default)]
 struct RawCodec;
 
@@ -410,27 +414,6 @@ impl tonic::codec::Codec for RawCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dropped_in_an_async_context_without_panic() {
-        // as when the export thread could not be started and the exporter goes back to the
-        // caller of `init`, inside the application's runtime
-        let app = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        app.block_on(async {
-            let exporter = OtlpExporter::new(&OtlpConfig {
-                protocol: Protocol::Grpc,
-                endpoint: "http://127.0.0.1:4317".into(),
-                headers: Vec::new(),
-                gzip: false,
-                timeout: Duration::from_secs(1),
-            })
-            .unwrap();
-            drop(exporter);
-        });
-    }
 
     #[test]
     fn partial_success_is_read() {
