@@ -1,0 +1,54 @@
+//! The subscriber `init` installs: the log filter (`RUST_LOG`, else the default directives)
+//! decides what reaches the log and the OpenTelemetry bridge alike, exporter internals never
+//! become spans, and what the filter disables is skipped by its level before any filter is asked
+//! (a disabled `trace!` in h2 or `debug!` of the application costs a level comparison, not a
+//! filter evaluation per call). One test: the subscriber is the process's global one.
+
+use std::sync::{Arc, Mutex};
+
+use tracing::level_filters::LevelFilter;
+use tracing::Level;
+
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_log_filter_applies_to_every_layer_and_sets_the_level_bound() {
+    // the test's own directives, whatever the environment says (one test in this process)
+    std::env::remove_var("RUST_LOG");
+    let out = Buf::default();
+    let guard = trace_init::builder()
+        .exporter(trace_init::Exporter::Console)
+        .console_writer(Arc::new(Mutex::new(out.clone())))
+        .default_log_filter("info,my_app=debug")
+        .init()
+        .unwrap();
+
+    // the most verbose directive is the bound: nothing below it is even asked about
+    assert_eq!(LevelFilter::current(), LevelFilter::DEBUG);
+    assert!(tracing::enabled!(target: "my_app::db", Level::DEBUG));
+    assert!(!tracing::enabled!(target: "other", Level::DEBUG));
+    assert!(!tracing::enabled!(target: "h2::proto", Level::TRACE));
+
+    // the bridge sees what the filter lets through, and no exporter internals
+    tracing::info_span!("kept at info").in_scope(|| {});
+    tracing::debug_span!(target: "my_app::db", "kept at debug for my_app").in_scope(|| {});
+    tracing::debug_span!(target: "other", "dropped at debug").in_scope(|| {});
+    tracing::info_span!(target: "h2::proto", "exporter internal").in_scope(|| {});
+    drop(guard);
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("kept at info"), "{text}");
+    assert!(text.contains("kept at debug for my_app"), "{text}");
+    assert!(!text.contains("dropped at debug"), "{text}");
+    assert!(!text.contains("exporter internal"), "{text}");
+}
