@@ -9,18 +9,28 @@ use test_support::{Mode, Receiver};
 use trace_init::settings::BatchSettings;
 use trace_init::Protocol;
 
+/// A receiver speaking `protocol`.
+fn receiver_for(protocol: Protocol) -> Receiver {
+    match protocol {
+        Protocol::Grpc => Receiver::grpc(),
+        Protocol::HttpProtobuf => Receiver::http(),
+    }
+}
+
+/// The exporter's endpoint for a receiver at `base` (`http://host:port`).
+fn endpoint_for(protocol: Protocol, base: &str) -> String {
+    match protocol {
+        Protocol::Grpc => base.to_owned(),
+        Protocol::HttpProtobuf => format!("{base}/v1/traces"),
+    }
+}
+
 #[test]
 fn refusing_then_recovering_collector() {
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let receiver = match protocol {
-            Protocol::Grpc => Receiver::grpc(),
-            Protocol::HttpProtobuf => Receiver::http(),
-        };
+        let receiver = receiver_for(protocol);
         receiver.set_mode(Mode::Fail);
-        let endpoint = match protocol {
-            Protocol::Grpc => receiver.endpoint(),
-            Protocol::HttpProtobuf => format!("{}/v1/traces", receiver.endpoint()),
-        };
+        let endpoint = endpoint_for(protocol, &receiver.endpoint());
         let guard = trace_init::builder()
             .otlp(protocol, endpoint)
             .install_subscriber(false)
@@ -155,20 +165,14 @@ impl IdleClosingProxy {
 #[test]
 fn a_connection_closed_while_idle_costs_no_export() {
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let receiver = match protocol {
-            Protocol::Grpc => Receiver::grpc(),
-            Protocol::HttpProtobuf => Receiver::http(),
-        };
+        let receiver = receiver_for(protocol);
         let upstream = receiver
             .endpoint()
             .trim_start_matches("http://")
             .parse()
             .unwrap();
         let proxy = IdleClosingProxy::start(upstream, Duration::from_millis(150));
-        let endpoint = match protocol {
-            Protocol::Grpc => format!("http://{}", proxy.addr),
-            Protocol::HttpProtobuf => format!("http://{}/v1/traces", proxy.addr),
-        };
+        let endpoint = endpoint_for(protocol, &format!("http://{}", proxy.addr));
         let guard = trace_init::builder()
             .otlp(protocol, endpoint)
             .install_subscriber(false)

@@ -9,40 +9,15 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor};
+use test_support::SharedBuf;
 use trace_init::console::ConsoleExporter;
 use trace_init::logs::CorrelatedFormat;
 use trace_init::LogFormat;
 use tracing_subscriber::layer::SubscriberExt;
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buf {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
-    type Writer = Buf;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[test]
 fn console_prints_each_trace_as_an_indented_waterfall() {
-    let out = Buf::default();
+    let out = SharedBuf::default();
     let exporter = ConsoleExporter::new(Arc::new(Mutex::new(out.clone())));
     let provider = SdkTracerProvider::builder()
         .with_span_processor(SimpleSpanProcessor::new(exporter))
@@ -102,7 +77,7 @@ fn console_prints_each_trace_as_an_indented_waterfall() {
 }
 
 fn log_with(format: LogFormat) -> String {
-    let out = Buf::default();
+    let out = SharedBuf::default();
     let subscriber = tracing_subscriber::registry().with(
         tracing_subscriber::fmt::layer()
             .with_ansi(false)

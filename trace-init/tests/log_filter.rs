@@ -6,27 +6,15 @@
 
 use std::sync::{Arc, Mutex};
 
+use test_support::SharedBuf;
 use tracing::level_filters::LevelFilter;
 use tracing::Level;
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn the_log_filter_applies_to_every_layer_and_sets_the_level_bound() {
     // the test's own directives, whatever the environment says (one test in this process)
     std::env::remove_var("RUST_LOG");
-    let out = Buf::default();
+    let out = SharedBuf::default();
     let guard = trace_init::builder()
         .exporter(trace_init::Exporter::Console)
         .console_writer(Arc::new(Mutex::new(out.clone())))
@@ -46,7 +34,7 @@ fn the_log_filter_applies_to_every_layer_and_sets_the_level_bound() {
     tracing::debug_span!(target: "other", "dropped at debug").in_scope(|| {});
     tracing::info_span!(target: "h2::proto", "exporter internal").in_scope(|| {});
     drop(guard);
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     assert!(text.contains("kept at info"), "{text}");
     assert!(text.contains("kept at debug for my_app"), "{text}");
     assert!(!text.contains("dropped at debug"), "{text}");
