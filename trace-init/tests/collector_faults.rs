@@ -9,6 +9,17 @@ use test_support::{Mode, Receiver};
 use trace_init::settings::BatchSettings;
 use trace_init::Protocol;
 
+/// An OTLP pipeline to `endpoint` with these batch settings (no subscriber installed).
+fn pipeline(protocol: Protocol, endpoint: String, batch: BatchSettings) -> trace_init::Guard {
+    trace_init::builder()
+        .otlp(protocol, endpoint)
+        .install_subscriber(false)
+        .batch(batch)
+        .shutdown_timeout(Duration::from_secs(5))
+        .init()
+        .unwrap()
+}
+
 /// A receiver speaking `protocol`.
 fn receiver_for(protocol: Protocol) -> Receiver {
     match protocol {
@@ -31,17 +42,15 @@ fn refusing_then_recovering_collector() {
         let receiver = receiver_for(protocol);
         receiver.set_mode(Mode::Fail);
         let endpoint = endpoint_for(protocol, &receiver.endpoint());
-        let guard = trace_init::builder()
-            .otlp(protocol, endpoint)
-            .install_subscriber(false)
-            .batch(BatchSettings {
+        let guard = pipeline(
+            protocol,
+            endpoint,
+            BatchSettings {
                 schedule_delay: Duration::from_millis(50),
                 export_timeout: Duration::from_millis(500),
                 ..BatchSettings::default()
-            })
-            .shutdown_timeout(Duration::from_secs(5))
-            .init()
-            .unwrap();
+            },
+        );
         let tracer = guard.provider().unwrap().tracer("faults");
         // the application's own work goes on while every export is refused
         let mut sum = 0u64;
@@ -173,16 +182,14 @@ fn a_connection_closed_while_idle_costs_no_export() {
             .unwrap();
         let proxy = IdleClosingProxy::start(upstream, Duration::from_millis(150));
         let endpoint = endpoint_for(protocol, &format!("http://{}", proxy.addr));
-        let guard = trace_init::builder()
-            .otlp(protocol, endpoint)
-            .install_subscriber(false)
-            .batch(BatchSettings {
+        let guard = pipeline(
+            protocol,
+            endpoint,
+            BatchSettings {
                 schedule_delay: Duration::from_secs(60),
                 ..BatchSettings::default()
-            })
-            .shutdown_timeout(Duration::from_secs(5))
-            .init()
-            .unwrap();
+            },
+        );
         let tracer = guard.provider().unwrap().tracer("idle");
         for round in 0..3 {
             for i in 0..10 {
