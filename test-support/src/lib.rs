@@ -71,6 +71,9 @@ pub enum Mode {
     Discard = 3,
     /// Accept and keep only each span's ids (trace, span, parent), for long runs.
     Ids = 4,
+    /// Refuse every export as malformed (gRPC `INVALID_ARGUMENT`, HTTP 400): a failure OTLP
+    /// does not retry.
+    Reject = 5,
 }
 
 /// An attribute value as received.
@@ -165,6 +168,7 @@ struct State {
     bytes: AtomicUsize,
     headers: Mutex<Vec<(String, String)>>,
     mode: AtomicU8,
+    refusals: AtomicUsize,
 }
 
 impl State {
@@ -180,7 +184,22 @@ impl State {
             2 => Mode::Hang,
             3 => Mode::Discard,
             4 => Mode::Ids,
+            5 => Mode::Reject,
             _ => Mode::Accept,
+        }
+    }
+
+    /// How to answer this request: refused while [`Receiver::refuse_next`] refusals are left,
+    /// else as the mode says.
+    fn answer(&self) -> Mode {
+        let refused = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            Mode::Fail
+        } else {
+            self.mode()
         }
     }
 
@@ -239,7 +258,7 @@ impl TraceService for Grpc {
                 tonic::metadata::KeyAndValueRef::Ascii(k, v) => Some((k.as_str(), v.as_bytes())),
                 tonic::metadata::KeyAndValueRef::Binary(..) => None,
             }));
-        match self.0.mode() {
+        match self.0.answer() {
             Mode::Discard => {
                 let n: usize = request
                     .get_ref()
@@ -260,6 +279,9 @@ impl TraceService for Grpc {
                 }))
             }
             Mode::Fail => Err(tonic::Status::unavailable("receiver refuses on purpose")),
+            Mode::Reject => Err(tonic::Status::invalid_argument(
+                "receiver rejects on purpose",
+            )),
             Mode::Hang => std::future::pending().await,
         }
     }
@@ -371,6 +393,12 @@ impl Receiver {
         self.state.mode.store(mode as u8, Ordering::SeqCst);
     }
 
+    /// Refuses the next `n` export requests as [`Mode::Fail`] does, then answers as the mode
+    /// says: a collector that is briefly unavailable.
+    pub fn refuse_next(&self, n: usize) {
+        self.state.refusals.store(n, Ordering::SeqCst);
+    }
+
     /// The headers (gRPC: the ASCII metadata) of the last export request.
     pub fn last_headers(&self) -> Vec<(String, String)> {
         self.state.headers.lock().unwrap().clone()
@@ -421,8 +449,9 @@ async fn http_export(
     use axum::http::StatusCode;
     state.requests.fetch_add(1, Ordering::SeqCst);
     state.note_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
-    match state.mode() {
+    match state.answer() {
         Mode::Fail => return (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
+        Mode::Reject => return (StatusCode::BAD_REQUEST, Vec::new()),
         Mode::Hang => std::future::pending().await,
         Mode::Accept | Mode::Discard | Mode::Ids => {}
     }

@@ -349,6 +349,7 @@ impl Builder {
             provider: None,
             queue: None,
             runtime: None,
+            stop_retries: None,
             timeout: settings.shutdown_timeout,
         };
         let provider = build_provider(
@@ -539,7 +540,7 @@ fn build_provider(
                 .enable_all()
                 .build()
                 .map_err(|e| InitError::Exporter(e.to_string()))?;
-            let exporter = OtlpExporter::new(
+            let (exporter, stop_retries) = OtlpExporter::new(
                 &OtlpConfig {
                     protocol: s.protocol,
                     endpoint: s.endpoint.clone(),
@@ -551,6 +552,7 @@ fn build_provider(
             )
             .map_err(|e| InitError::Exporter(e.0))?;
             guard.runtime = Some(rt);
+            guard.stop_retries = Some(stop_retries);
             queue = Some(SpanQueue::with_finished_exporter(
                 exporter,
                 queue_config(&s.batch, limits),
@@ -586,6 +588,7 @@ pub struct Guard {
     provider: Option<SdkTracerProvider>,
     queue: Option<SpanQueue>,
     runtime: Option<tokio::runtime::Runtime>,
+    stop_retries: Option<crate::otlp::StopRetries>,
     timeout: Duration,
 }
 
@@ -679,6 +682,10 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // the last batches are tried once: a collector still down does not hold the exit
+        if let Some(stop) = &self.stop_retries {
+            stop.stop();
+        }
         if let Some(p) = self.provider.take() {
             let _ = p.shutdown_with_timeout(self.timeout);
         }

@@ -1,5 +1,5 @@
 //! Dropping the guard: every span reaches a live collector; a dead or silent one cannot hold the
-//! exit beyond the shutdown timeout.
+//! exit beyond the shutdown timeout, and a refused one not even that long (retries end).
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,43 @@ fn a_dead_or_silent_collector_does_not_hold_the_exit() {
         // bounded by the 1 s shutdown timeout (generous margin for a loaded 2-core machine)
         assert!(
             started.elapsed() < Duration::from_secs(5),
+            "{protocol:?} {endpoint}: shutdown took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn retries_stop_at_shutdown() {
+    // A collector that refuses connections is retried with a backoff while the export timeout
+    // lasts (30 s here); dropping the guard ends the retries, so the exit does not wait the
+    // 30 s shutdown timeout.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for (protocol, endpoint) in [
+        (Protocol::Grpc, dead.clone()),
+        (Protocol::HttpProtobuf, format!("{dead}/v1/traces")),
+    ] {
+        let guard = trace_init::builder()
+            .otlp(protocol, endpoint.clone())
+            .install_subscriber(false)
+            .batch(BatchSettings {
+                schedule_delay: Duration::from_millis(50),
+                export_timeout: Duration::from_secs(30),
+                ..BatchSettings::default()
+            })
+            .shutdown_timeout(Duration::from_secs(30))
+            .init()
+            .expect("pipeline");
+        make_spans(&guard, 10);
+        // the scheduled export is retrying by now; more spans wait behind it
+        std::thread::sleep(Duration::from_millis(300));
+        make_spans(&guard, 10);
+        let started = Instant::now();
+        drop(guard);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
             "{protocol:?} {endpoint}: shutdown took {:?}",
             started.elapsed()
         );

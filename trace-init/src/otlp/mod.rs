@@ -3,10 +3,15 @@
 //! Each batch is written as protobuf straight from the SDK's span data ([`encode`]) on the export
 //! thread, then sent by a small runtime of its own (one worker thread, owned by the
 //! [`Guard`](crate::Guard)), so export never competes with the application's runtime and still
-//! works while that one shuts down. A failed export is an error to the span queue (which counts
-//! and reports it), never a panic, and takes at most the timeout.
+//! works while that one shuts down. A send that fails in a way OTLP retries (gRPC `UNAVAILABLE`
+//! and the other transient codes, HTTP 429/502/503/504, no connection) is sent again after the
+//! delay the collector asked for or an exponential backoff ([`retry`]), while the export timeout
+//! lasts. A failed export is an error to the span queue (which counts and reports it), never a
+//! panic, and takes at most the timeout.
 
 mod encode;
+mod retry;
+mod wire;
 
 use std::fmt;
 use std::time::Duration;
@@ -18,6 +23,7 @@ use opentelemetry_sdk::Resource;
 use trace_core::export::{FinishedExporter, FinishedSpan, SpanView};
 
 use crate::settings::Protocol;
+use retry::{Retry, SendError};
 
 /// What the exporter calls itself in requests.
 const USER_AGENT: &str = concat!("trace-init/", env!("CARGO_PKG_VERSION"));
@@ -41,6 +47,8 @@ pub(crate) struct OtlpExporter {
     transport: Transport,
     runtime: tokio::runtime::Handle,
     timeout: Duration,
+    /// Turns `true` when the pipeline shuts down: no more waiting to retry.
+    stopping: tokio::sync::watch::Receiver<bool>,
     gzip: bool,
     resource: Vec<u8>,
     resource_schema_url: Option<String>,
@@ -82,7 +90,7 @@ impl OtlpExporter {
     pub(crate) fn new(
         config: &OtlpConfig,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<Self, BuildError> {
+    ) -> Result<(Self, StopRetries), BuildError> {
         if config.endpoint.starts_with("https://") {
             return Err(BuildError(format!(
                 "{}: TLS is not supported by this exporter; send to a collector (agent or \
@@ -160,14 +168,17 @@ impl OtlpExporter {
                 }
             }
         };
-        Ok(Self {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let exporter = Self {
             transport,
             runtime: runtime.clone(),
             timeout: config.timeout,
             gzip: config.gzip,
             resource: encode::resource(&Resource::builder_empty().build()),
             resource_schema_url: None,
-        })
+            stopping,
+        };
+        Ok((exporter, StopRetries(stop)))
     }
 
     /// The request body for `batch`.
@@ -197,7 +208,47 @@ impl OtlpExporter {
     }
 }
 
-async fn send(transport: Transport, body: Bytes) -> Result<(), String> {
+/// Stops the exporter's retries when the pipeline shuts down: the last batches are tried once,
+/// so an unreachable collector does not hold the exit for the whole shutdown timeout.
+#[derive(Debug)]
+pub(crate) struct StopRetries(tokio::sync::watch::Sender<bool>);
+
+impl StopRetries {
+    pub(crate) fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// Sends `body` until it is delivered, fails in a way OTLP does not retry, no time is left before
+/// `deadline` for the next backoff, or the pipeline is `stopping`.
+async fn send_with_retries(
+    transport: Transport,
+    body: Bytes,
+    deadline: tokio::time::Instant,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut backoff = retry::Backoff::new();
+    loop {
+        let e = match send(transport.clone(), body.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let Retry::Yes(asked) = e.retry else {
+            return Err(e.message);
+        };
+        let wait = backoff.wait(asked);
+        if *stopping.borrow() || tokio::time::Instant::now() + wait >= deadline {
+            return Err(e.message);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopping.wait_for(|stop| *stop) => return Err(e.message),
+        }
+    }
+}
+
+/// One attempt.
+async fn send(transport: Transport, body: Bytes) -> Result<(), SendError> {
     match transport {
         Transport::Grpc {
             mut client,
@@ -206,7 +257,7 @@ async fn send(transport: Transport, body: Bytes) -> Result<(), String> {
             client
                 .ready()
                 .await
-                .map_err(|e| format!("gRPC channel: {e}"))?;
+                .map_err(|e| SendError::transport(format!("gRPC channel: {e}")))?;
             let mut request = tonic::Request::new(body);
             *request.metadata_mut() = metadata;
             let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
@@ -214,7 +265,7 @@ async fn send(transport: Transport, body: Bytes) -> Result<(), String> {
                 .unary::<Bytes, Bytes, _>(request, path, RawCodec)
                 .await
                 .map(|response| partial_success(response.get_ref()))
-                .map_err(|status| format!("gRPC status {:?}: {}", status.code(), status.message()))
+                .map_err(|status| SendError::grpc(&status))
         }
         Transport::Http {
             client,
@@ -223,23 +274,22 @@ async fn send(transport: Transport, body: Bytes) -> Result<(), String> {
         } => {
             let mut request = http::Request::post(uri)
                 .body(http_body_util::Full::new(body))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| SendError::permanent(e.to_string()))?;
             *request.headers_mut() = headers;
             let response = client
                 .request(request)
                 .await
-                .map_err(|e| format!("HTTP: {e}"))?;
+                .map_err(|e| SendError::transport(format!("HTTP: {e}")))?;
             let status = response.status();
+            if !status.is_success() {
+                return Err(SendError::http(status, response.headers()));
+            }
             let body = http_body_util::BodyExt::collect(response.into_body())
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            if status.is_success() {
-                partial_success(&body);
-                Ok(())
-            } else {
-                Err(format!("HTTP status {status}"))
-            }
+            partial_success(&body);
+            Ok(())
         }
     }
 }
@@ -256,65 +306,38 @@ fn partial_success(response: &[u8]) {
 
 /// The rejected span count and message of a response, if it says any.
 fn read_partial_success(mut b: &[u8]) -> Option<(i64, String)> {
-    fn varint(b: &mut &[u8]) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = b.split_first()?;
-            *b = rest;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return Some(v);
-            }
-        }
-        None
-    }
-    fn skip(b: &mut &[u8], wire: u64) -> Option<()> {
-        let n = match wire {
-            0 => {
-                varint(b)?;
-                0
-            }
-            1 => 8,
-            2 => varint(b)? as usize,
-            5 => 4,
-            _ => return None,
-        };
-        *b = b.get(n..)?;
-        Some(())
-    }
     while !b.is_empty() {
-        let key = varint(&mut b)?;
+        let key = wire::varint(&mut b)?;
         if key == (1 << 3 | 2) {
-            let len = varint(&mut b)? as usize;
-            let mut inner = b.get(..len)?;
+            let mut inner = wire::bytes(&mut b)?;
             let (mut rejected, mut message) = (0i64, String::new());
             while !inner.is_empty() {
-                let k = varint(&mut inner)?;
+                let k = wire::varint(&mut inner)?;
                 match k {
-                    8 => rejected = varint(&mut inner)? as i64,
-                    18 => {
-                        let n = varint(&mut inner)? as usize;
-                        message = String::from_utf8_lossy(inner.get(..n)?).into_owned();
-                        inner = &inner[n..];
-                    }
-                    _ => skip(&mut inner, k & 7)?,
+                    8 => rejected = wire::varint(&mut inner)? as i64,
+                    18 => message = String::from_utf8_lossy(wire::bytes(&mut inner)?).into_owned(),
+                    _ => wire::skip(&mut inner, k & 7)?,
                 }
             }
             return Some((rejected, message));
         }
-        skip(&mut b, key & 7)?;
+        wire::skip(&mut b, key & 7)?;
     }
     None
 }
 
 impl OtlpExporter {
-    /// Sends one request body on the exporter's runtime and waits for the answer.
+    /// Sends one request body on the exporter's runtime, retried as OTLP says within the
+    /// timeout, and waits for the outcome.
     async fn deliver(&self, body: Bytes) -> OTelSdkResult {
         let transport = self.transport.clone();
         let timeout = self.timeout;
-        let task = self
-            .runtime
-            .spawn(async move { tokio::time::timeout(timeout, send(transport, body)).await });
+        let stopping = self.stopping.clone();
+        let task = self.runtime.spawn(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let send = send_with_retries(transport, body, deadline, stopping);
+            tokio::time::timeout_at(deadline, send).await
+        });
         match task.await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(e))) => Err(OTelSdkError::InternalFailure(e)),
