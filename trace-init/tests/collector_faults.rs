@@ -215,26 +215,32 @@ fn a_connection_closed_while_idle_costs_no_export() {
     }
 }
 
+/// A pipeline to `receiver` with a 10 s export timeout, `n` spans made and flushed as one batch.
+fn one_flushed_batch(protocol: Protocol, receiver: &Receiver, n: usize) -> trace_init::Guard {
+    let guard = pipeline(
+        protocol,
+        endpoint_for(protocol, &receiver.endpoint()),
+        BatchSettings {
+            schedule_delay: Duration::from_secs(60),
+            export_timeout: Duration::from_secs(10),
+            ..BatchSettings::default()
+        },
+    );
+    let tracer = guard.provider().unwrap().tracer("retries");
+    for i in 0..n {
+        tracer.in_span(format!("span {i}"), |_| ());
+    }
+    guard.force_flush();
+    guard
+}
+
 #[test]
 fn a_briefly_unavailable_collector_loses_nothing() {
     // OTLP: UNAVAILABLE / 503 are retried with a backoff while the export timeout lasts
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
         let receiver = receiver_for(protocol);
         receiver.refuse_next(2);
-        let guard = pipeline(
-            protocol,
-            endpoint_for(protocol, &receiver.endpoint()),
-            BatchSettings {
-                schedule_delay: Duration::from_secs(60),
-                export_timeout: Duration::from_secs(10),
-                ..BatchSettings::default()
-            },
-        );
-        let tracer = guard.provider().unwrap().tracer("retry");
-        for i in 0..20 {
-            tracer.in_span(format!("retried {i}"), |_| ());
-        }
-        guard.force_flush();
+        let guard = one_flushed_batch(protocol, &receiver, 20);
         let s = guard.stats().unwrap();
         assert_eq!(
             (s.queued, s.exported, s.failed, s.dropped),
@@ -254,20 +260,7 @@ fn a_rejected_export_is_not_sent_again() {
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
         let receiver = receiver_for(protocol);
         receiver.set_mode(Mode::Reject);
-        let guard = pipeline(
-            protocol,
-            endpoint_for(protocol, &receiver.endpoint()),
-            BatchSettings {
-                schedule_delay: Duration::from_secs(60),
-                export_timeout: Duration::from_secs(10),
-                ..BatchSettings::default()
-            },
-        );
-        let tracer = guard.provider().unwrap().tracer("reject");
-        for i in 0..10 {
-            tracer.in_span(format!("rejected {i}"), |_| ());
-        }
-        guard.force_flush();
+        let guard = one_flushed_batch(protocol, &receiver, 10);
         let s = guard.stats().unwrap();
         assert_eq!((s.exported, s.failed), (0, 10), "{protocol:?}");
         assert_eq!(receiver.requests(), 1, "{protocol:?}: sent once");
