@@ -9,13 +9,23 @@ use trace_init::settings::BatchSettings;
 use trace_init::Protocol;
 
 fn pipeline(protocol: Protocol, endpoint: String, timeout: Duration) -> trace_init::Guard {
+    let batch = BatchSettings {
+        export_timeout: Duration::from_millis(500),
+        ..BatchSettings::default()
+    };
+    pipeline_with(protocol, endpoint, batch, timeout)
+}
+
+fn pipeline_with(
+    protocol: Protocol,
+    endpoint: String,
+    batch: BatchSettings,
+    timeout: Duration,
+) -> trace_init::Guard {
     trace_init::builder()
         .otlp(protocol, endpoint)
         .install_subscriber(false)
-        .batch(BatchSettings {
-            export_timeout: Duration::from_millis(500),
-            ..BatchSettings::default()
-        })
+        .batch(batch)
         .shutdown_timeout(timeout)
         .init()
         .expect("pipeline")
@@ -83,17 +93,12 @@ fn retries_stop_at_shutdown() {
         (Protocol::Grpc, dead.clone()),
         (Protocol::HttpProtobuf, format!("{dead}/v1/traces")),
     ] {
-        let guard = trace_init::builder()
-            .otlp(protocol, endpoint.clone())
-            .install_subscriber(false)
-            .batch(BatchSettings {
-                schedule_delay: Duration::from_millis(50),
-                export_timeout: Duration::from_secs(30),
-                ..BatchSettings::default()
-            })
-            .shutdown_timeout(Duration::from_secs(30))
-            .init()
-            .expect("pipeline");
+        let batch = BatchSettings {
+            schedule_delay: Duration::from_millis(50),
+            export_timeout: Duration::from_secs(30),
+            ..BatchSettings::default()
+        };
+        let guard = pipeline_with(protocol, endpoint.clone(), batch, Duration::from_secs(30));
         make_spans(&guard, 10);
         // the scheduled export is retrying by now; more spans wait behind it
         std::thread::sleep(Duration::from_millis(300));

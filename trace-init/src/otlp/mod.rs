@@ -306,24 +306,17 @@ fn partial_success(response: &[u8]) {
 
 /// The rejected span count and message of a response, if it says any.
 fn read_partial_success(mut b: &[u8]) -> Option<(i64, String)> {
-    while !b.is_empty() {
-        let key = wire::varint(&mut b)?;
-        if key == (1 << 3 | 2) {
-            let mut inner = wire::bytes(&mut b)?;
-            let (mut rejected, mut message) = (0i64, String::new());
-            while !inner.is_empty() {
-                let k = wire::varint(&mut inner)?;
-                match k {
-                    8 => rejected = wire::varint(&mut inner)? as i64,
-                    18 => message = String::from_utf8_lossy(wire::bytes(&mut inner)?).into_owned(),
-                    _ => wire::skip(&mut inner, k & 7)?,
-                }
-            }
-            return Some((rejected, message));
+    let mut inner = wire::next_field(&mut b, 1)?;
+    let (mut rejected, mut message) = (0i64, String::new());
+    while !inner.is_empty() {
+        let k = wire::varint(&mut inner)?;
+        match k {
+            8 => rejected = wire::varint(&mut inner)? as i64,
+            18 => message = String::from_utf8_lossy(wire::bytes(&mut inner)?).into_owned(),
+            _ => wire::skip(&mut inner, k & 7)?,
         }
-        wire::skip(&mut b, key & 7)?;
     }
-    None
+    Some((rejected, message))
 }
 
 impl OtlpExporter {

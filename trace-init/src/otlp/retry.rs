@@ -90,24 +90,10 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
 /// The `retry_delay` of a `google.rpc.RetryInfo` among the details of a `google.rpc.Status`
 /// (`details = 3`, each an `Any`: `type_url = 1`, `value = 2`).
 fn retry_info_delay(mut status: &[u8]) -> Option<Duration> {
-    while !status.is_empty() {
-        let key = wire::varint(&mut status)?;
-        if key != (3 << 3 | 2) {
-            wire::skip(&mut status, key & 7)?;
-            continue;
-        }
-        let mut any = wire::bytes(&mut status)?;
-        let (mut type_url, mut value): (&[u8], &[u8]) = (&[], &[]);
-        while !any.is_empty() {
-            let k = wire::varint(&mut any)?;
-            match k {
-                10 => type_url = wire::bytes(&mut any)?,
-                18 => value = wire::bytes(&mut any)?,
-                _ => wire::skip(&mut any, k & 7)?,
-            }
-        }
+    while let Some(any) = wire::next_field(&mut status, 3) {
+        let type_url = wire::next_field(&mut { any }, 1).unwrap_or_default();
         if type_url.ends_with(b"/google.rpc.RetryInfo") {
-            return retry_delay(value);
+            return retry_delay(wire::next_field(&mut { any }, 2)?);
         }
     }
     None
@@ -115,25 +101,17 @@ fn retry_info_delay(mut status: &[u8]) -> Option<Duration> {
 
 /// `RetryInfo.retry_delay` (field 1, a `google.protobuf.Duration`: `seconds = 1`, `nanos = 2`).
 fn retry_delay(mut info: &[u8]) -> Option<Duration> {
-    while !info.is_empty() {
-        let key = wire::varint(&mut info)?;
-        if key != (1 << 3 | 2) {
-            wire::skip(&mut info, key & 7)?;
-            continue;
+    let mut d = wire::next_field(&mut info, 1)?;
+    let (mut secs, mut nanos) = (0u64, 0u32);
+    while !d.is_empty() {
+        let k = wire::varint(&mut d)?;
+        match k {
+            8 => secs = wire::varint(&mut d)?,
+            16 => nanos = u32::try_from(wire::varint(&mut d)?).ok()?.min(999_999_999),
+            _ => wire::skip(&mut d, k & 7)?,
         }
-        let mut d = wire::bytes(&mut info)?;
-        let (mut secs, mut nanos) = (0u64, 0u32);
-        while !d.is_empty() {
-            let k = wire::varint(&mut d)?;
-            match k {
-                8 => secs = wire::varint(&mut d)?,
-                16 => nanos = u32::try_from(wire::varint(&mut d)?).ok()?.min(999_999_999),
-                _ => wire::skip(&mut d, k & 7)?,
-            }
-        }
-        return Some(Duration::new(secs, nanos));
     }
-    None
+    Some(Duration::new(secs, nanos))
 }
 
 /// Exponential backoff: 100 ms, 200 ms, 400 ms, ... up to 5 s, each cut to between half and all of

@@ -38,3 +38,16 @@ pub(super) fn bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
     *b = &b[n..];
     Some(v)
 }
+
+/// The next length-delimited field numbered `field` in `b` (other fields skipped), `b` moved past
+/// it; `None` at the end or on anything malformed.
+pub(super) fn next_field<'a>(b: &mut &'a [u8], field: u64) -> Option<&'a [u8]> {
+    while !b.is_empty() {
+        let key = varint(b)?;
+        if key == (field << 3 | 2) {
+            return bytes(b);
+        }
+        skip(b, key & 7)?;
+    }
+    None
+}
