@@ -6,11 +6,11 @@
 # either figure. Each round also reads the server worker thread's CPU time per request; the ratio
 # of those (bare over variant) is the throughput the worker thread alone would allow.
 # Usage: scripts/load_paired.sh <variant> [rounds] [seconds per round]
-#   variant: traced | traced-10pct | traced-off | otel-axum | pass-through | propagate | spin-<ns>
-#   (pass-through: a layer that only passes the request on; propagate: one that only makes the
-#   caller's context current; spin-<ns>: one that only keeps the worker busy for <ns> nanoseconds,
-#   the calibration of what an in-process cost becomes under load; installs wrk from Debian if
-#   missing)
+#   variant: traced | traced-10pct | traced-off | traced-off-noid | otel-axum | pass-through | propagate | spin-<ns>
+#   (traced-off-noid: sampling off without the `x-trace-id` header; pass-through: a layer that
+#   only passes the request on; propagate: one that only makes the caller's context current;
+#   spin-<ns>: one that only keeps the worker busy for <ns> nanoseconds, the calibration of what
+#   an in-process cost becomes under load; installs wrk from Debian if missing)
 # Two builds side by side: LOAD_BASE_BIN / LOAD_BASE_VARIANT set the first server's binary and
 # variant (default: this build, bare), LOAD_BIN the second's binary, e.g.
 #   LOAD_BASE_BIN=/tmp/load_server.before LOAD_BASE_VARIANT=traced scripts/load_paired.sh traced 12 2

@@ -2,7 +2,7 @@
 //! thread, bare or traced, exporting over OTLP/gRPC to a receiver that keeps nothing (by default
 //! one that does not decode what it takes: `LOAD_RECEIVER=decode` for one that does).
 //!
-//! `load_server <bare|traced|traced-10pct|traced-off|otel-axum|pass-through|propagate|spin-<ns>> <port> [collector-down]`
+//! `load_server <bare|traced|traced-10pct|traced-off|traced-off-noid|otel-axum|pass-through|propagate|spin-<ns>> <port> [collector-down]`
 //!
 //! `spin-<ns>` (e.g. `spin-1700`) is the calibration: a layer that does nothing but keep the worker
 //! busy for that many nanoseconds per request, so a load run says what a given in-process cost
@@ -25,7 +25,7 @@ fn main() {
     let collector_down = args.next().as_deref() == Some("collector-down");
     let sampler = match variant.as_str() {
         "traced-10pct" => Sampler::ParentBasedTraceIdRatio(0.1),
-        "traced-off" => Sampler::ParentBasedAlwaysOff,
+        "traced-off" | "traced-off-noid" => Sampler::ParentBasedAlwaysOff,
         _ => Sampler::ParentBasedAlwaysOn,
     };
     // LOAD_EXPORT=discard (read by the `traced` variant only): the spans go through trace-core's
@@ -94,6 +94,12 @@ fn main() {
                         },
                     ))
                 }
+                // sampling off and no `x-trace-id`: what the response header costs under load
+                "traced-off-noid" => base.layer(
+                    tower_trace::TraceLayer::new()
+                        .axum_body()
+                        .without_trace_id_header(),
+                ),
                 "otel-axum" => base
                     .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                     .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
