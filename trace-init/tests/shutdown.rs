@@ -38,6 +38,23 @@ fn make_spans(guard: &trace_init::Guard, n: usize) {
     }
 }
 
+/// An endpoint nothing listens on (a port bound and released).
+fn dead_endpoint() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", closed.local_addr().unwrap())
+}
+
+/// Drops `guard` and asserts the exit took less than `limit`.
+fn assert_exits_within(guard: trace_init::Guard, limit: Duration, what: &str) {
+    let started = Instant::now();
+    drop(guard);
+    assert!(
+        started.elapsed() < limit,
+        "{what}: shutdown took {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn nothing_is_lost_on_shutdown_with_a_live_collector() {
     for (protocol, receiver) in [
@@ -57,10 +74,7 @@ fn nothing_is_lost_on_shutdown_with_a_live_collector() {
 
 #[test]
 fn a_dead_or_silent_collector_does_not_hold_the_exit() {
-    // nothing listens on this port
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let dead = dead_endpoint();
     let silent = Receiver::grpc();
     silent.set_mode(Mode::Hang);
     for (protocol, endpoint) in [
@@ -70,13 +84,11 @@ fn a_dead_or_silent_collector_does_not_hold_the_exit() {
     ] {
         let guard = pipeline(protocol, endpoint.clone(), Duration::from_secs(1));
         make_spans(&guard, 100);
-        let started = Instant::now();
-        drop(guard);
         // bounded by the 1 s shutdown timeout (generous margin for a loaded 2-core machine)
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{protocol:?} {endpoint}: shutdown took {:?}",
-            started.elapsed()
+        assert_exits_within(
+            guard,
+            Duration::from_secs(5),
+            &format!("{protocol:?} {endpoint}"),
         );
     }
 }
@@ -86,9 +98,7 @@ fn retries_stop_at_shutdown() {
     // A collector that refuses connections is retried with a backoff while the export timeout
     // lasts (30 s here); dropping the guard ends the retries, so the exit does not wait the
     // 30 s shutdown timeout.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let dead = dead_endpoint();
     for (protocol, endpoint) in [
         (Protocol::Grpc, dead.clone()),
         (Protocol::HttpProtobuf, format!("{dead}/v1/traces")),
@@ -103,12 +113,10 @@ fn retries_stop_at_shutdown() {
         // the scheduled export is retrying by now; more spans wait behind it
         std::thread::sleep(Duration::from_millis(300));
         make_spans(&guard, 10);
-        let started = Instant::now();
-        drop(guard);
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{protocol:?} {endpoint}: shutdown took {:?}",
-            started.elapsed()
+        assert_exits_within(
+            guard,
+            Duration::from_secs(10),
+            &format!("{protocol:?} {endpoint}"),
         );
     }
 }
