@@ -3,6 +3,8 @@
 # request (utime + stime from /proc/<pid>/task/*/stat over the run), with the span queue's
 # counters: where a traced request's CPU goes (server worker, span queue, gRPC client, collector
 # stand-in). Usage: scripts/load_threads.sh <bare|traced|traced-10pct|traced-off|otel-axum> [seconds]
+# LOAD_BIN: another build's load_server (copy target/release/examples/load_server aside before a
+# change to compare the two, run after run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
@@ -10,7 +12,7 @@ variant=${1:-traced}
 secs=${2:-5}
 port=8097
 cargo build --release -q -p benches --example load_server
-bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
+bin=${LOAD_BIN:-${CARGO_TARGET_DIR:-target}/release/examples/load_server}
 stats=/tmp/load_threads_stats.$$.txt
 LOAD_STATS_FILE=$stats "$bin" "$variant" $port 2>/dev/null &
 pid=$!

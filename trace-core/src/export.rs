@@ -439,8 +439,9 @@ delegate_view!(
 );
 
 /// An exporter that takes the span queue's spans as they are held ([`FinishedSpan`], read through
-/// [`SpanView`]) instead of the SDK's `SpanData`: the adapters' spans skip the conversion, and
-/// the queue frees each batch on its own thread after the call.
+/// [`SpanView`]) instead of the SDK's `SpanData`: the adapters' spans skip the conversion. With
+/// [`export`](Self::export) the queue frees each batch on its own thread after the call; with
+/// [`export_owned`](Self::export_owned) the exporter takes the batch and frees it where it drops it.
 ///
 /// ```
 /// use opentelemetry_sdk::error::OTelSdkResult;
@@ -461,6 +462,32 @@ delegate_view!(
 pub trait FinishedExporter: Send + 'static {
     /// Exports one batch; returns when it is delivered or has failed.
     fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult;
+    /// Exports one batch it owns, for an exporter that reads the spans on another thread (its
+    /// sending thread, so the request body it writes is read where it was written); returns
+    /// when it is delivered or has failed. The spans are freed where the batch is dropped. By
+    /// default, [`export`](Self::export).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::error::OTelSdkResult;
+    /// use trace_core::export::{FinishedBatch, FinishedExporter, FinishedSpan, SpanView};
+    ///
+    /// struct Elsewhere;
+    /// impl FinishedExporter for Elsewhere {
+    ///     fn export(&mut self, batch: &[FinishedSpan]) -> OTelSdkResult {
+    ///         batch.iter().for_each(|s| println!("{}", s.name()));
+    ///         Ok(())
+    ///     }
+    ///     fn export_owned(&mut self, batch: FinishedBatch) -> OTelSdkResult {
+    ///         // read and freed on a thread of the exporter's
+    ///         std::thread::spawn(move || batch.len()).join().map(drop).map_err(|_| {
+    ///             opentelemetry_sdk::error::OTelSdkError::InternalFailure("panicked".into())
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    fn export_owned(&mut self, batch: FinishedBatch) -> OTelSdkResult {
+        self.export(&batch)
+    }
     /// Called once when the queue shuts down.
     fn shutdown(&mut self) -> OTelSdkResult {
         Ok(())
@@ -505,9 +532,37 @@ impl<E: SpanExporter + 'static> Sink for SdkSink<E> {
     }
 }
 
+/// A batch of finished spans handed to [`FinishedExporter::export_owned`]: read as a slice;
+/// dropped, it frees its spans and hands their attribute vectors back to the adapters' pool.
+pub struct FinishedBatch(Vec<FinishedSpan>);
+
+impl fmt::Debug for FinishedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinishedBatch")
+            .field("spans", &self.0.len())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for FinishedBatch {
+    type Target = [FinishedSpan];
+    fn deref(&self) -> &[FinishedSpan] {
+        &self.0
+    }
+}
+
+impl Drop for FinishedBatch {
+    fn drop(&mut self) {
+        for span in self.0.drain(..) {
+            span.release();
+        }
+    }
+}
+
 struct FinishedSink<E> {
     exporter: E,
     batch: Vec<FinishedSpan>,
+    batch_size: usize,
 }
 
 impl<E: FinishedExporter> Sink for FinishedSink<E> {
@@ -518,11 +573,8 @@ impl<E: FinishedExporter> Sink for FinishedSink<E> {
         self.batch.len()
     }
     fn export(&mut self) -> OTelSdkResult {
-        let r = self.exporter.export(&self.batch);
-        for span in self.batch.drain(..) {
-            span.release();
-        }
-        r
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+        self.exporter.export_owned(FinishedBatch(batch))
     }
     fn shutdown(&mut self) -> OTelSdkResult {
         self.exporter.shutdown()
@@ -746,6 +798,7 @@ impl SpanQueue {
         let sink = FinishedSink {
             exporter,
             batch: Vec::with_capacity(Self::batch_size(&config)),
+            batch_size: Self::batch_size(&config),
         };
         Self::start(sink, config, Arc::new(log_report))
     }

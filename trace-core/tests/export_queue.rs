@@ -228,11 +228,16 @@ impl SpanExporter for Gate {
         while !self.open.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(2));
         }
-        if self.fail {
-            Err(OTelSdkError::InternalFailure("collector said no".into()))
-        } else {
-            Ok(())
-        }
+        answer(self.fail)
+    }
+}
+
+/// A test exporter's outcome: failed or delivered.
+fn answer(fail: bool) -> OTelSdkResult {
+    if fail {
+        Err(OTelSdkError::InternalFailure("collector said no".into()))
+    } else {
+        Ok(())
     }
 }
 
@@ -397,6 +402,68 @@ fn a_finished_exporter_reads_own_and_sdk_spans_as_they_are_held() {
     assert_eq!(sdk.2, parent_sc.span_id());
     assert_eq!(queue.stats().exported, 2);
     let _ = provider.shutdown();
+}
+
+/// A `FinishedExporter` that takes each batch and reads it on a thread of its own, then
+/// answers `fail` or success.
+struct Elsewhere {
+    seen: Arc<Mutex<Vec<(String, std::thread::ThreadId)>>>,
+    fail: bool,
+}
+
+impl trace_core::export::FinishedExporter for Elsewhere {
+    fn export(&mut self, _: &[trace_core::export::FinishedSpan]) -> OTelSdkResult {
+        panic!("the queue hands its batches over with export_owned")
+    }
+    fn export_owned(&mut self, batch: trace_core::export::FinishedBatch) -> OTelSdkResult {
+        use trace_core::export::SpanView;
+        let seen = self.seen.clone();
+        std::thread::spawn(move || {
+            let here = std::thread::current().id();
+            let mut seen = seen.lock().unwrap();
+            seen.extend(batch.iter().map(|s| (s.name().to_owned(), here)));
+            // the batch, and the spans in it, are freed here
+        })
+        .join()
+        .unwrap();
+        answer(self.fail)
+    }
+}
+
+#[test]
+fn an_exporter_may_take_its_batches_to_another_thread_and_its_failures_are_counted() {
+    for fail in [false, true] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let exporter = Elsewhere {
+            seen: seen.clone(),
+            fail,
+        };
+        let queue = SpanQueue::with_finished_exporter(exporter, QueueConfig::default());
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(queue.clone())
+            .with_sampler(sampler().to_sdk())
+            .build();
+        let tracer =
+            Tracer::from_provider("queue-test", &provider, Some(sampler())).with_queue(&queue);
+        for name in ["GET", "SET", "DEL"] {
+            open(&tracer, name, &Context::new()).end();
+        }
+        let flushed = queue.force_flush();
+        let mut names: Vec<_> = seen.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+        names.sort();
+        assert_eq!(names, ["DEL", "GET", "SET"], "fail: {fail}");
+        let test_thread = std::thread::current().id();
+        assert!(seen.lock().unwrap().iter().all(|s| s.1 != test_thread));
+        let stats = queue.stats();
+        if fail {
+            assert!(flushed.is_err(), "a failed export is the flush's error");
+            assert_eq!((stats.exported, stats.failed), (0, 3));
+        } else {
+            flushed.unwrap();
+            assert_eq!((stats.exported, stats.failed), (3, 0));
+        }
+        let _ = provider.shutdown();
+    }
 }
 
 /// Keeps the names of what it exported, also after shutdown (the SDK's in-memory exporter

@@ -1,9 +1,10 @@
 //! The OTLP trace exporter: gRPC or HTTP/protobuf, gzip optional, headers, a timeout per export.
 //!
-//! Each batch is written as protobuf straight from the SDK's span data ([`encode`]) on the export
-//! thread, then sent by a small runtime of its own (one worker thread, owned by the
+//! Each batch is written as protobuf straight from the spans as the queue holds them ([`encode`])
+//! and sent by a small runtime of its own (one worker thread, owned by the
 //! [`Guard`](crate::Guard)), so export never competes with the application's runtime and still
-//! works while that one shuts down. A send that fails in a way OTLP retries (gRPC `UNAVAILABLE`
+//! works while that one shuts down. The runtime's thread writes the request body too: the body is
+//! read where it was written, not handed from the queue's thread to the sending one. A send that fails in a way OTLP retries (gRPC `UNAVAILABLE`
 //! and the other transient codes, HTTP 429/502/503/504, no connection) is sent again after the
 //! delay the collector asked for or an exponential backoff ([`retry`]), while the export timeout
 //! lasts. A failed export is an error to the span queue (which counts and reports it), never a
@@ -14,13 +15,14 @@ mod retry;
 mod wire;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
-use trace_core::export::{FinishedExporter, FinishedSpan, SpanView};
+use trace_core::export::{FinishedBatch, FinishedExporter, FinishedSpan, SpanView};
 
 use crate::settings::Protocol;
 use retry::{Retry, SendError};
@@ -49,16 +51,22 @@ pub(crate) struct OtlpExporter {
     timeout: Duration,
     /// Turns `true` when the pipeline shuts down: no more waiting to retry.
     stopping: tokio::sync::watch::Receiver<bool>,
-    gzip: bool,
+    encoding: Arc<Encoding>,
+}
+
+/// What every request body of an exporter starts from: the resource, encoded once.
+struct Encoding {
     resource: Vec<u8>,
     resource_schema_url: Option<String>,
+    /// HTTP with gzip: the body is compressed here (gRPC compresses in its codec).
+    gzip_body: bool,
 }
 
 impl fmt::Debug for OtlpExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpExporter")
             .field("timeout", &self.timeout)
-            .field("gzip", &self.gzip)
+            .field("gzip_body", &self.encoding.gzip_body)
             .finish_non_exhaustive()
     }
 }
@@ -169,20 +177,25 @@ impl OtlpExporter {
             }
         };
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let encoding = Arc::new(Encoding {
+            resource: encode::resource(&Resource::builder_empty().build()),
+            resource_schema_url: None,
+            gzip_body: config.gzip && matches!(transport, Transport::Http { .. }),
+        });
         let exporter = Self {
             transport,
             runtime: runtime.clone(),
             timeout: config.timeout,
-            gzip: config.gzip,
-            resource: encode::resource(&Resource::builder_empty().build()),
-            resource_schema_url: None,
             stopping,
+            encoding,
         };
         Ok((exporter, StopRetries(stop)))
     }
+}
 
+impl Encoding {
     /// The request body for `batch`.
-    fn body<S: SpanView>(&self, batch: &[S]) -> Result<Bytes, OTelSdkError> {
+    fn body<S: SpanView>(&self, batch: &[S]) -> Result<Bytes, String> {
         // sized exactly by the encoder, before it writes
         let mut out = Vec::new();
         encode::request(
@@ -191,18 +204,14 @@ impl OtlpExporter {
             batch,
             &mut out,
         );
-        // gRPC compresses in its codec; HTTP here
-        if self.gzip && matches!(self.transport, Transport::Http { .. }) {
+        if self.gzip_body {
             use std::io::Write;
             let mut gz = flate2::write::GzEncoder::new(
                 Vec::with_capacity(out.len() / 4),
                 flate2::Compression::fast(),
             );
-            gz.write_all(&out)
-                .map_err(|e| OTelSdkError::InternalFailure(format!("gzip: {e}")))?;
-            out = gz
-                .finish()
-                .map_err(|e| OTelSdkError::InternalFailure(format!("gzip: {e}")))?;
+            gz.write_all(&out).map_err(|e| format!("gzip: {e}"))?;
+            out = gz.finish().map_err(|e| format!("gzip: {e}"))?;
         }
         Ok(Bytes::from(out))
     }
@@ -320,28 +329,36 @@ fn read_partial_success(mut b: &[u8]) -> Option<(i64, String)> {
 }
 
 impl OtlpExporter {
-    /// Sends one request body on the exporter's runtime, retried as OTLP says within the
-    /// timeout, and waits for the outcome.
-    async fn deliver(&self, body: Bytes) -> OTelSdkResult {
+    /// Writes one request body (`body`) and sends it, both on the exporter's runtime, retried as
+    /// OTLP says within the timeout, and waits for the outcome.
+    async fn deliver<F>(&self, body: F) -> OTelSdkResult
+    where
+        F: FnOnce(&Encoding) -> Result<Bytes, String> + Send + 'static,
+    {
         let transport = self.transport.clone();
         let timeout = self.timeout;
         let stopping = self.stopping.clone();
+        let encoding = self.encoding.clone();
         let task = self.runtime.spawn(async move {
+            let body = body(&encoding).map_err(OTelSdkError::InternalFailure)?;
             let deadline = tokio::time::Instant::now() + timeout;
             let send = send_with_retries(transport, body, deadline, stopping);
-            tokio::time::timeout_at(deadline, send).await
+            match tokio::time::timeout_at(deadline, send).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(OTelSdkError::InternalFailure(e)),
+                Err(_) => Err(OTelSdkError::Timeout(timeout)),
+            }
         });
-        match task.await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(OTelSdkError::InternalFailure(e)),
-            Ok(Err(_)) => Err(OTelSdkError::Timeout(timeout)),
-            Err(e) => Err(OTelSdkError::InternalFailure(format!("export task: {e}"))),
-        }
+        task.await
+            .unwrap_or_else(|e| Err(OTelSdkError::InternalFailure(format!("export task: {e}"))))
     }
 
     fn use_resource(&mut self, resource: &Resource) {
-        self.resource = encode::resource(resource);
-        self.resource_schema_url = resource.schema_url().map(str::to_owned);
+        self.encoding = Arc::new(Encoding {
+            resource: encode::resource(resource),
+            resource_schema_url: resource.schema_url().map(str::to_owned),
+            gzip_body: self.encoding.gzip_body,
+        });
     }
 }
 
@@ -350,9 +367,7 @@ impl SpanExporter for OtlpExporter {
         if batch.is_empty() {
             return Ok(());
         }
-        let body = self.body(&batch)?;
-        drop(batch);
-        self.deliver(body).await
+        self.deliver(move |e| e.body(&batch)).await
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
@@ -371,8 +386,20 @@ impl FinishedExporter for OtlpExporter {
         if batch.is_empty() {
             return Ok(());
         }
-        let body = self.body(batch)?;
-        futures_executor::block_on(self.deliver(body))
+        let body = self
+            .encoding
+            .body(batch)
+            .map_err(OTelSdkError::InternalFailure)?;
+        futures_executor::block_on(self.deliver(move |_| Ok(body)))
+    }
+
+    /// The batch is written into the request body on the runtime's thread, which sends it, and
+    /// freed there.
+    fn export_owned(&mut self, batch: FinishedBatch) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        futures_executor::block_on(self.deliver(move |e| e.body(&batch)))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
