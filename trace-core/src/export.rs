@@ -795,10 +795,11 @@ impl SpanQueue {
     /// let queue = SpanQueue::with_finished_exporter(Discard, QueueConfig::default());
     /// ```
     pub fn with_finished_exporter<E: FinishedExporter>(exporter: E, config: QueueConfig) -> Self {
+        let batch_size = Self::batch_size(&config);
         let sink = FinishedSink {
             exporter,
-            batch: Vec::with_capacity(Self::batch_size(&config)),
-            batch_size: Self::batch_size(&config),
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
         };
         Self::start(sink, config, Arc::new(log_report))
     }

@@ -4,10 +4,10 @@
 //! and sent by a small runtime of its own (one worker thread, owned by the
 //! [`Guard`](crate::Guard)), so export never competes with the application's runtime and still
 //! works while that one shuts down. The runtime's thread writes the request body too: the body is
-//! read where it was written, not handed from the queue's thread to the sending one. A send that fails in a way OTLP retries (gRPC `UNAVAILABLE`
-//! and the other transient codes, HTTP 429/502/503/504, no connection) is sent again after the
-//! delay the collector asked for or an exponential backoff ([`retry`]), while the export timeout
-//! lasts. A failed export is an error to the span queue (which counts and reports it), never a
+//! read where it was written, not handed from the queue's thread to the sending one. A send that
+//! fails in a way OTLP retries (gRPC `UNAVAILABLE` and the other transient codes, HTTP
+//! 429/502/503/504, no connection) is sent again after the delay the collector asked for or an
+//! exponential backoff ([`retry`]), while the export timeout lasts. A failed export is an error to the span queue (which counts and reports it), never a
 //! panic, and takes at most the timeout.
 
 mod encode;
