@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p benches --example paired -- <case> [rounds]` with `<case>` one of
 //! `postgres`, `postgres-peer` (bare against the peer oxtel-sql), `sqlite`, `redis`,
-//! `redis-unsampled`, `redis-aa`, `client`, `client-remote`, `client-aa`, `client-noop`,
+//! `redis-unsampled`, `redis-aa`, `redis-floor`, `client`, `client-remote`, `client-aa`, `client-noop`,
 //! `client-header`, `client-peer` (reqwest-tracing 0.7, spans only),
 //! or `server` (the server layer against bare axum and `OtelAxumLayer`, see [`server`]).
 //! Needs PostgreSQL (database `trace_bench`, created by the sql benchmark) and Redis on loopback.
@@ -12,7 +12,10 @@
 //! alone); `PAIRED_HEADER=1 ... client-aa` has the empty stack send a `traceparent` to the server
 //! on its own thread (what carrying the header costs any client); `PAIRED_UNSAMPLED=1` runs the
 //! traced side under a caller that does not sample; `PAIRED_REMOTE=1` puts the server on its own
-//! thread in every client case (`client-noop`, `client-header`).
+//! thread in every client case (`client-noop`, `client-header`). `redis-floor`: the bare
+//! connection's GET inside the cheapest sampled span the pipeline makes (a client span with only
+//! `db.system.name`, no statement rendered, no future wrapped), so the Redis figure can be read
+//! against what any span costs on the machine at hand.
 
 use std::time::{Duration, Instant};
 
@@ -227,10 +230,16 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 }
             )
         }
-        "redis" | "redis-unsampled" | "redis-aa" => {
+        "redis" | "redis-unsampled" | "redis-aa" | "redis-floor" => {
             let unsampled = case == "redis-unsampled";
             // bare against bare: the bias of the method itself
             let aa = case == "redis-aa";
+            let floor = case == "redis-floor";
+            let floor_tracer = trace_core::tracer::Tracer::new("redis-floor");
+            let floor_target = trace_core::db::DbTarget {
+                system: "redis",
+                ..Default::default()
+            };
             // REDIS_AA_CONTEXT=1: the bare side of redis-aa runs under an unsampled parent too
             let aa_cx = std::env::var_os("REDIS_AA_CONTEXT").is_some();
             let client = redis::Client::open("redis://127.0.0.1:6379/6").unwrap();
@@ -249,14 +258,31 @@ async fn measure(case: String, rounds: usize) -> Medians {
                 || {
                     // one clone per GET on each side, as on the bare side (cloning both here
                     // charged the traced side an extra connection clone: +1 % in A/A runs)
-                    let side = if aa {
+                    let side = if aa || floor {
                         Err(con.clone())
                     } else {
                         Ok(traced.clone())
                     };
+                    let (tracer, target) = (floor_tracer.clone(), floor_target.clone());
                     async move {
                         let get = async move {
                             let v: redis::RedisResult<Option<String>> = match side {
+                                Err(mut b) if floor => {
+                                    use opentelemetry::trace::Span as _;
+                                    let mut span = trace_core::db::start_with(
+                                        &tracer,
+                                        &target,
+                                        None,
+                                        &opentelemetry::Context::current(),
+                                        || trace_core::db::DbOperation {
+                                            name: "GET".into(),
+                                            ..Default::default()
+                                        },
+                                    );
+                                    let v = b.get(KEY).await;
+                                    span.end();
+                                    v
+                                }
                                 Err(mut b) => b.get(KEY).await,
                                 Ok(mut t) => t.get(KEY).await,
                             };
