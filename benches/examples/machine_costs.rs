@@ -8,7 +8,9 @@
 //! uncontended atomic read-modify-write, `RwLock::read` with its release (what the global
 //! propagator's lock costs), a `Mutex` lock, an `Arc` clone and drop, a 32-byte allocation and its
 //! free, a thread-local access, `Instant::now` and `SystemTime::now`. Single-threaded and
-//! uncontended: the cheapest each can be on this machine.
+//! uncontended: the cheapest each can be on this machine. Last, an `Arc` clone and drop while
+//! another thread does the same to the same `Arc` (what a reference count shared by every worker
+//! thread costs each span).
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -98,8 +100,28 @@ fn main() {
             }),
         ),
     ];
+    // the same Arc cloned and dropped on another thread meanwhile
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let contended = std::thread::scope(|scope| {
+        let other = arc.clone();
+        let stop = &stop;
+        scope.spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                black_box(other.clone());
+            }
+        });
+        let ns = per_call(n, || {
+            black_box(arc.clone());
+        });
+        stop.store(true, Ordering::Relaxed);
+        ns
+    });
     println!("empty loop: {empty:.2} ns per iteration (subtracted below)");
     for (name, ns) in cases {
         println!("{name}: {:.1} ns", (ns - empty).max(0.0));
     }
+    println!(
+        "Arc clone + drop, another thread on the same Arc: {:.1} ns",
+        (contended - empty).max(0.0)
+    );
 }

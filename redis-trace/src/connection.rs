@@ -105,8 +105,7 @@ impl<C> TracedConnection<C> {
     pub fn with_server(self, host: impl Into<String>, port: u16) -> Self {
         let host = host.into();
         self.update(|c| {
-            c.target.server_address =
-                Some(opentelemetry::StringValue::from(Arc::<str>::from(host)));
+            c.target.server_address = Some(trace_core::intern::target_value(&host));
             c.target.server_port = Some(port);
         })
     }

@@ -51,9 +51,7 @@ impl<C> TracedSyncConnection<C> {
     /// ```
     pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
         let c = Arc::make_mut(&mut self.config);
-        c.target.server_address = Some(opentelemetry::StringValue::from(Arc::<str>::from(
-            host.into(),
-        )));
+        c.target.server_address = Some(trace_core::intern::target_value(&host.into()));
         c.target.server_port = Some(port);
         self
     }

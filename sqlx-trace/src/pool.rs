@@ -63,7 +63,7 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     /// ```
     pub fn new(pool: Pool<DB>) -> Self {
         let facts = DB::connection_facts(&pool.connect_options());
-        let value = |s: String| opentelemetry::StringValue::from(Arc::<str>::from(s));
+        let value = |s: String| trace_core::intern::target_value(&s);
         Self {
             pool,
             config: Arc::new(Config {

@@ -146,6 +146,31 @@ pub static ROUTES: LazyLock<Interner> = LazyLock::new(|| Interner::new(8192));
 /// assert_eq!(trace_core::intern::HOSTS.value("api.example.com").as_str(), "api.example.com");
 /// ```
 pub static HOSTS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
+/// Values fixed for a database client's life: database names and server addresses.
+///
+/// ```
+/// assert!(trace_core::intern::TARGETS.get("orders").is_some());
+/// ```
+pub static TARGETS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
+
+/// A value fixed for a client's life (a pool's database name, a connection's server address):
+/// interned while [`TARGETS`] has room, so each span copies a `'static` string instead of
+/// touching a shared reference count twice (on an atomic that every worker thread writes); past
+/// the bound, one shared copy.
+///
+/// ```
+/// let a = trace_core::intern::target_value("cache.internal");
+/// let b = trace_core::intern::target_value("cache.internal");
+/// assert_eq!(a.as_str(), "cache.internal");
+/// assert!(std::ptr::eq(a.as_str(), b.as_str())); // one copy for the process
+/// ```
+pub fn target_value(s: &str) -> StringValue {
+    match TARGETS.get(s) {
+        Some(v) => StringValue::from(v),
+        None => StringValue::from(std::sync::Arc::<str>::from(s)),
+    }
+}
+
 /// Peer IPv4 addresses, as text.
 ///
 /// ```
