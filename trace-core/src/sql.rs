@@ -716,6 +716,17 @@ fn arc_value(s: &str) -> opentelemetry::StringValue {
     opentelemetry::StringValue::from(std::sync::Arc::<str>::from(s))
 }
 
+/// A summary, operation or collection name: few per service, so interned (with the span names,
+/// which are mostly summaries) while the table has room; a shared copy past it. Each span takes
+/// a copy of these values and the span's recycled vector drops it, maybe on another thread: a
+/// `'static` string has no reference count for the two threads to fight over.
+fn name_value(s: &str) -> opentelemetry::StringValue {
+    match crate::intern::ROUTES.get(s) {
+        Some(v) => opentelemetry::StringValue::from(v),
+        None => arc_value(s),
+    }
+}
+
 fn analyze_uncached(
     sql: &str,
     dialect: Dialect,
@@ -742,9 +753,9 @@ fn analyze_uncached(
             system,
         ),
         text,
-        summary: summary.map(arc_value),
-        operation: s.operation.as_deref().map(arc_value),
-        collection: s.collection.as_deref().map(arc_value),
+        summary: summary.map(name_value),
+        operation: s.operation.as_deref().map(name_value),
+        collection: s.collection.as_deref().map(name_value),
         reads,
     }
 }
