@@ -123,6 +123,22 @@ impl Interner {
     pub fn value(&self, s: &str) -> StringValue {
         interned_or_owned(self.get(s), s)
     }
+
+    /// `s` as a string value for a value many spans copy (a pool's address, a statement's
+    /// summary): the interned string when the table has room, so a span copies a `'static`
+    /// string; else one shared copy (`Arc`), which every copy's reference count then touches.
+    ///
+    /// ```
+    /// let table = trace_core::intern::Interner::new(8);
+    /// let (a, b) = (table.shared_value("orders"), table.shared_value("orders"));
+    /// assert!(std::ptr::eq(a.as_str(), b.as_str())); // one copy for the process
+    /// ```
+    pub fn shared_value(&self, s: &str) -> StringValue {
+        match self.get(s) {
+            Some(v) => StringValue::from(v),
+            None => StringValue::from(std::sync::Arc::<str>::from(s)),
+        }
+    }
 }
 
 /// The interned string when there is one, else an owned copy of `s`.
@@ -165,10 +181,7 @@ pub static TARGETS: LazyLock<Interner> = LazyLock::new(|| Interner::new(256));
 /// assert!(std::ptr::eq(a.as_str(), b.as_str())); // one copy for the process
 /// ```
 pub fn target_value(s: &str) -> StringValue {
-    match TARGETS.get(s) {
-        Some(v) => StringValue::from(v),
-        None => StringValue::from(std::sync::Arc::<str>::from(s)),
-    }
+    TARGETS.shared_value(s)
 }
 
 /// Peer IPv4 addresses, as text.

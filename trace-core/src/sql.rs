@@ -716,15 +716,11 @@ fn arc_value(s: &str) -> opentelemetry::StringValue {
     opentelemetry::StringValue::from(std::sync::Arc::<str>::from(s))
 }
 
-/// A summary, operation or collection name: few per service, so interned (with the span names,
-/// which are mostly summaries) while the table has room; a shared copy past it. Each span takes
-/// a copy of these values and the span's recycled vector drops it, maybe on another thread: a
-/// `'static` string has no reference count for the two threads to fight over.
+/// A summary, operation or collection name: few per service, so interned with the span names
+/// (mostly summaries). Each span takes a copy and its recycled vector drops it, maybe on another
+/// thread: a `'static` string has no reference count for the two threads to share.
 fn name_value(s: &str) -> opentelemetry::StringValue {
-    match crate::intern::ROUTES.get(s) {
-        Some(v) => opentelemetry::StringValue::from(v),
-        None => arc_value(s),
-    }
+    crate::intern::ROUTES.shared_value(s)
 }
 
 fn analyze_uncached(
