@@ -7,8 +7,9 @@
 //! read where it was written, not handed from the queue's thread to the sending one. A send that
 //! fails in a way OTLP retries (gRPC `UNAVAILABLE` and the other transient codes, HTTP
 //! 429/502/503/504, no connection) is sent again after the delay the collector asked for or an
-//! exponential backoff ([`retry`]), while the export timeout lasts. A failed export is an error to the span queue (which counts and reports it), never a
-//! panic, and takes at most the timeout.
+//! exponential backoff ([`retry`]), while the export timeout lasts. A failed export is an error
+//! to the span queue (which counts and reports it), never a panic, and takes at most the
+//! timeout.
 
 mod encode;
 mod retry;
