@@ -36,35 +36,100 @@ pub(crate) fn scope_of(component: &'static str) -> &'static InstrumentationScope
         })
 }
 
-/// Attribute vectors coming back from the export thread for the next spans.
+/// Attribute vectors coming back from the export thread for the next spans, in bundles.
 ///
 /// A span's attribute vector is filled on the request thread and read on the export thread.
 /// Freed there, its memory would never return to the request thread's allocator cache, and every
 /// span would take the allocator's slow path (several hundred instructions) for a new one. The
-/// export thread sends it back through this pool as it is, values and all: the next span's
-/// thread drops them (the per-span copies of the request's text go back to that thread's
-/// allocator cache, and the shared interned values' reference counts are written by the threads
-/// that also took them), and the export thread writes nothing into the vector.
-static ATTRIBUTE_VECS: std::sync::LazyLock<crossbeam_queue::ArrayQueue<Vec<KeyValue>>> =
-    std::sync::LazyLock::new(|| crossbeam_queue::ArrayQueue::new(1024));
+/// export thread sends it back as it is, values and all: the next span's thread drops them (the
+/// per-span copies of the request's text go back to that thread's allocator cache, and the shared
+/// interned values' reference counts are written by the threads that also took them), and the
+/// export thread writes nothing into the vector.
+///
+/// The vectors travel in bundles of [`BUNDLE`]: the export thread fills one, a request thread
+/// takes a whole one and hands out its vectors from a thread-local stack. So the queue's shared
+/// head and tail are written once per bundle on each side rather than once per span, and a
+/// bundle's vectors (and the values they still hold) stay with one thread.
+static ATTRIBUTE_VECS: std::sync::LazyLock<VecPool> = std::sync::LazyLock::new(|| VecPool::new(64));
+
+/// Vectors per bundle.
+const BUNDLE: usize = 16;
+
+/// Full bundles on their way to request threads, and emptied ones on their way back.
+struct VecPool {
+    full: crossbeam_queue::ArrayQueue<Vec<Vec<KeyValue>>>,
+    empty: crossbeam_queue::ArrayQueue<Vec<Vec<KeyValue>>>,
+}
+
+impl VecPool {
+    fn new(bundles: usize) -> Self {
+        Self {
+            full: crossbeam_queue::ArrayQueue::new(bundles),
+            empty: crossbeam_queue::ArrayQueue::new(bundles),
+        }
+    }
+
+    /// A vector from the thread's bundle `taking`, which is replaced by a full one when empty.
+    fn take(&self, taking: &mut Vec<Vec<KeyValue>>) -> Option<Vec<KeyValue>> {
+        if taking.is_empty() {
+            let bundle = self.full.pop()?;
+            let emptied = std::mem::replace(taking, bundle);
+            if emptied.capacity() > 0 {
+                let _ = self.empty.push(emptied);
+            }
+        }
+        taking.pop()
+    }
+
+    /// Puts a released vector into the thread's bundle `filling`, passed on when full.
+    fn give(&self, filling: &mut Vec<Vec<KeyValue>>, v: Vec<KeyValue>) {
+        if filling.capacity() == 0 {
+            *filling = self
+                .empty
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(BUNDLE));
+        }
+        filling.push(v);
+        if filling.len() >= BUNDLE {
+            // (into a full pool: the bundle is freed here)
+            let _ = self.full.push(std::mem::take(filling));
+        }
+    }
+}
+
+thread_local! {
+    /// The bundle this thread hands out vectors from.
+    static TAKING: std::cell::RefCell<Vec<Vec<KeyValue>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    /// The bundle this thread fills with the vectors of the spans it has released.
+    static FILLING: std::cell::RefCell<Vec<Vec<KeyValue>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// An empty attribute vector for a new span: a recycled one when there is one.
 pub(crate) fn attribute_vec(capacity: usize) -> Vec<KeyValue> {
-    match ATTRIBUTE_VECS.pop() {
-        Some(mut v) => {
+    let recycled =
+        TAKING.try_with(|taking| ATTRIBUTE_VECS.take(&mut *taking.try_borrow_mut().ok()?));
+    match recycled {
+        Ok(Some(mut v)) => {
             // the values of the span it last held are dropped here, on a request thread
             v.clear();
             v
         }
-        None => Vec::with_capacity(capacity),
+        _ => Vec::with_capacity(capacity),
     }
 }
 
 fn recycle(v: Vec<KeyValue>) {
     // keep ordinary sizes only
-    if (8..=64).contains(&v.capacity()) {
-        let _ = ATTRIBUTE_VECS.push(v);
+    if !(8..=64).contains(&v.capacity()) {
+        return;
     }
+    let _ = FILLING.try_with(|filling| {
+        if let Ok(mut filling) = filling.try_borrow_mut() {
+            ATTRIBUTE_VECS.give(&mut filling, v);
+        }
+    });
 }
 
 /// A finished or open span's data: what every span has, inline; events and links, which most
@@ -403,6 +468,58 @@ mod tests {
         for _ in 0..4 {
             assert!(attribute_vec(16).is_empty());
         }
+    }
+
+    #[test]
+    fn vectors_travel_in_bundles_and_come_back_emptied() {
+        use crate::attributes::URL_PATH;
+        let pool = VecPool::new(2);
+        let (mut filling, mut taking) = (Vec::new(), Vec::new());
+        let released = |i: usize| {
+            let mut v = Vec::with_capacity(8 + i);
+            v.push(URL_PATH.kv(format!("/span/{i}")));
+            v
+        };
+        // nothing passed on until a bundle is full
+        for i in 0..BUNDLE - 1 {
+            pool.give(&mut filling, released(i));
+        }
+        assert!(pool.take(&mut taking).is_none());
+        pool.give(&mut filling, released(BUNDLE - 1));
+        assert!(
+            filling.is_empty() && filling.capacity() == 0,
+            "the full bundle went whole"
+        );
+        // the taker gets the bundle's vectors, values still in them (dropped by `attribute_vec`)
+        let capacities: Vec<usize> = (0..BUNDLE)
+            .map(|_| {
+                let v = pool.take(&mut taking).expect("a vector of the bundle");
+                assert_eq!(v.len(), 1);
+                v.capacity()
+            })
+            .collect();
+        let mut sorted = capacities.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (8..8 + BUNDLE).collect::<Vec<_>>());
+        assert!(pool.take(&mut taking).is_none(), "one bundle, taken whole");
+        // a second bundle: the emptied one goes back to the filler and is filled again
+        for i in 0..BUNDLE {
+            pool.give(&mut filling, released(i));
+        }
+        assert!(pool.take(&mut taking).is_some());
+        assert_eq!(
+            pool.empty.len(),
+            1,
+            "the emptied bundle waits for the filler"
+        );
+        pool.give(&mut filling, released(0));
+        assert_eq!(pool.empty.len(), 0);
+        assert!(filling.capacity() >= BUNDLE);
+        // a full pool frees what does not fit instead of blocking
+        for i in 0..3 * BUNDLE {
+            pool.give(&mut filling, released(i));
+        }
+        assert_eq!(pool.full.len(), 2);
     }
 
     /// A span with something in every field.
