@@ -19,15 +19,11 @@
 
 use std::time::{Duration, Instant};
 
+use benches::median;
 use opentelemetry::trace::FutureExt as _;
 use redis::AsyncCommands;
 
 const BLOCK: usize = 200;
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 /// The calling thread's CPU time so far (ns): its CPU clock, up to date at the call.
 fn on_cpu_ns() -> u64 {

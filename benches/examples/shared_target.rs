@@ -12,6 +12,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
+use benches::median;
 use opentelemetry::trace::Span as _;
 use opentelemetry::StringValue;
 use trace_core::db::{self, DbOperation, DbTarget};
@@ -82,11 +83,6 @@ fn run(target: &DbTarget, spans: usize, sql: bool) -> f64 {
         handles.into_iter().map(|h| h.join().unwrap()).sum()
     });
     total / THREADS as f64
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -236,3 +236,13 @@ pub fn ratio0_tracer(component: &'static str) -> trace_core::tracer::Tracer {
         Some(KnownSampler::TraceIdRatio(0.0)),
     )
 }
+
+/// The median of `v` (sorted in place; the upper middle for an even count).
+///
+/// ```
+/// assert_eq!(benches::median(&mut [3.0, 1.0, 2.0]), 2.0);
+/// ```
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}

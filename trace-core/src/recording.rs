@@ -46,8 +46,9 @@ pub(crate) fn scope_of(component: &'static str) -> &'static InstrumentationScope
 /// interned values' reference counts are written by the threads that also took them), and the
 /// export thread writes nothing into the vector.
 ///
-/// The vectors travel in bundles of [`BUNDLE`]: the export thread fills one, a request thread
-/// takes a whole one and hands out its vectors from a thread-local stack. So the queue's shared
+/// The vectors travel in bundles of [`BUNDLE`]: the thread that releases spans (the export
+/// thread, or an exporter's sending thread) fills one, a request thread takes a whole one and
+/// hands out its vectors from a thread-local stack. So the queue's shared
 /// head and tail are written once per bundle on each side rather than once per span, and a
 /// bundle's vectors (and the values they still hold) stay with one thread.
 static ATTRIBUTE_VECS: std::sync::LazyLock<VecPool> = std::sync::LazyLock::new(|| VecPool::new(64));
