@@ -3,7 +3,8 @@
 # over `adapter_profile <case>`, bare and traced, at N and 2N operations; the difference of the
 # two runs, divided by N, is what one more operation costs on the calling thread (start-up and
 # the export thread left out). On a machine whose L1i misses are dear, the traced side's extra
-# misses, not its extra instructions, predict what a span costs (BENCHMARKS "Session 13").
+# misses, not its extra instructions, predict what a span costs (docs/benchmark-sessions.md,
+# "Session 13").
 # `server`: the server layer (`server_profile`, bare axum against tower-trace sampled, with
 # PROFILE_PAUSE so the export thread keeps up under valgrind); `server-unsampled`: a caller's
 # flag 00 against bare axum receiving the same `traceparent`.

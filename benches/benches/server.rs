@@ -108,8 +108,8 @@ fn bench(c: &mut Criterion) {
         timed(b, &rt, &tower_http, None)
     });
     // The bare cases once more, last: a case measured after the span-making ones runs about
-    // 0.05 us slower whatever it is (allocator and cache state; BENCHMARKS "Session 16"), so
-    // a later case is compared with these as well as with the first ones.
+    // 0.05 us slower whatever it is (allocator and cache state; docs/benchmark-sessions.md,
+    // "Session 16"), so a later case is compared with these as well as with the first ones.
     g.bench_function("bare axum, again", |b| timed(b, &rt, &bare, None));
     g.bench_function("bare axum, incoming traceparent, again", |b| {
         timed(b, &rt, &bare, Some(UNSAMPLED_PARENT))
