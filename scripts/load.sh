@@ -27,13 +27,14 @@ for variant in "${variants[@]}"; do
   wrk -t1 -c32 -d${secs}s --latency http://127.0.0.1:$port$path > /tmp/wrk.$$.txt
   rss_end=$(ps -o rss= -p $pid)
   sleep 0.5
-  # span queue: queued exported dropped failed (none for the bare server)
-  spans=$(cat $stats 2>/dev/null || echo "- - - -")
+  # span queue: queued exported dropped failed, then the receiver's requests and bytes (none for
+  # the bare server)
+  spans=$(cat $stats 2>/dev/null || echo "- - - - - -")
   rps=$(awk '/Requests\/sec/ {print $2}' /tmp/wrk.$$.txt)
   p50=$(awk '$1=="50%" {print $2}' /tmp/wrk.$$.txt)
   p99=$(awk '$1=="99%" {print $2}' /tmp/wrk.$$.txt)
   errors=$(grep -c "Non-2xx\|Socket errors" /tmp/wrk.$$.txt || true)
-  printf '%-26s %10s req/s  p50 %8s  p99 %8s  rss %6s -> %6s KiB  error lines %s  spans q/e/d/f %s\n' "$variant" "$rps" "$p50" "$p99" "$rss_start" "$rss_end" "$errors" "$spans"
+  printf '%-26s %10s req/s  p50 %8s  p99 %8s  rss %6s -> %6s KiB  error lines %s  spans q/e/d/f req bytes %s\n' "$variant" "$rps" "$p50" "$p99" "$rss_start" "$rss_end" "$errors" "$spans"
   kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
   pkill -f "load_server" 2>/dev/null || true
   sleep 0.5

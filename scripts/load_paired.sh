@@ -86,7 +86,7 @@ for ((r = 0; r < rounds; r++)); do
   sleep 0.3
 done
 sleep 0.5
-echo "variant's span queue (queued exported dropped failed): $(cat $stats 2>/dev/null || echo none)"
+echo "variant's span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
 python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<'PY'
 import statistics, sys
 for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, first server / second", sys.argv[2])):

@@ -32,6 +32,6 @@ snapshot > /tmp/load_threads.$$.after
 n=$(echo "$out" | grep -oE "[0-9]+ requests in" | awk '{print $1}')
 rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 sleep 0.3
-echo "$variant: $rps req/s, $n requests; span queue (queued exported dropped failed): $(cat $stats 2>/dev/null || echo none)"
+echo "$variant: $rps req/s, $n requests; span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
 join /tmp/load_threads.$$.before /tmp/load_threads.$$.after |
   awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{d = $3 - $2; if (d > 0) printf "  %-18s %7.2f s  %6.2f us per request\n", $1, d / hz, d / hz * 1e6 / n}'

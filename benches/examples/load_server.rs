@@ -32,14 +32,16 @@ fn main() {
     // span queue to an exporter that drops them on the export thread (`benches::install`: no
     // encoding, no gRPC, no receiver), to tell what the request path costs under load from what
     // the export costs
+    let mut receiver = None;
     let guard = if variant == "traced" && std::env::var("LOAD_EXPORT").as_deref() == Ok("discard") {
         benches::install();
         None
     } else {
+        let endpoint = collector_endpoint(collector_down, &mut receiver);
         Some(std::sync::Arc::new(
             trace_init::builder()
                 .service_name("load")
-                .otlp(Protocol::Grpc, collector_endpoint(collector_down))
+                .otlp(Protocol::Grpc, endpoint)
                 .sampler(sampler)
                 // axum-tracing-opentelemetry makes its spans at TRACE level (target otel::tracing)
                 .default_log_filter("warn,otel::tracing=trace")
@@ -48,12 +50,19 @@ fn main() {
         ))
     };
     // LOAD_STATS_FILE: the span queue's counters, written there every 200 ms (queued, exported,
-    // dropped, failed), so a load run can say how many spans were dropped or lost
+    // dropped, failed), so a load run can say how many spans were dropped or lost, then the export
+    // requests the stand-in receiver took and their bytes (0 0 with the collector down)
     if let (Some(path), Some(g)) = (std::env::var_os("LOAD_STATS_FILE"), guard.clone()) {
         std::thread::spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_millis(200));
             if let Some(s) = g.stats() {
-                let line = format!("{} {} {} {}\n", s.queued, s.exported, s.dropped, s.failed);
+                let (requests, bytes) = receiver
+                    .as_ref()
+                    .map_or((0, 0), |r| (r.requests(), r.bytes()));
+                let line = format!(
+                    "{} {} {} {} {requests} {bytes}\n",
+                    s.queued, s.exported, s.dropped, s.failed
+                );
                 let _ = std::fs::write(&path, line);
             }
         });
@@ -118,8 +127,11 @@ fn main() {
 }
 
 /// Where the traced server exports: a port nothing listens on (`collector-down`), else a stand-in
-/// receiver started in this process.
-fn collector_endpoint(collector_down: bool) -> String {
+/// receiver started in this process (kept in `receiver`, for its counters).
+fn collector_endpoint(
+    collector_down: bool,
+    receiver: &mut Option<test_support::Receiver>,
+) -> String {
     if collector_down {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = format!("http://{}", l.local_addr().unwrap());
@@ -130,15 +142,13 @@ fn collector_endpoint(collector_down: bool) -> String {
         // so by default it takes the export requests without decoding them (the least a
         // collector that discards can cost). LOAD_RECEIVER=decode: the receiver that decodes
         // every request and counts its spans (the figures before 2026-11-29).
-        let receiver = if std::env::var("LOAD_RECEIVER").as_deref() == Ok("decode") {
+        let r = if std::env::var("LOAD_RECEIVER").as_deref() == Ok("decode") {
             let r = test_support::Receiver::grpc();
             r.set_mode(test_support::Mode::Discard);
             r
         } else {
             test_support::Receiver::grpc_sink()
         };
-        let e = receiver.endpoint();
-        std::mem::forget(receiver);
-        e
+        receiver.insert(r).endpoint()
     }
 }

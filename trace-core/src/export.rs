@@ -608,7 +608,9 @@ impl<T> std::ops::Deref for Padded<T> {
 struct Counters {
     /// Spans in the channel so far (written by the threads that end spans).
     queued: Padded<AtomicU64>,
-    /// Spans taken out of the channel so far (written by the export thread only).
+    /// Spans taken out of the channel so far, less those the export thread holds for its next
+    /// batch (written by the export thread only): what the channel and that batch hold together
+    /// is `queued - taken`.
     taken: Padded<AtomicU64>,
     exported: AtomicU64,
     dropped: AtomicU64,
@@ -616,7 +618,7 @@ struct Counters {
 }
 
 impl Counters {
-    /// Spans in the channel not yet taken.
+    /// Spans in the channel or held for the next batch.
     fn pending(&self) -> u64 {
         self.queued
             .load(Ordering::Acquire)
@@ -848,6 +850,7 @@ impl SpanQueue {
             control: control_rx,
             wake_sent: wake_sent.clone(),
             counters: counters.clone(),
+            held: 0,
             batch_size,
             delay: config.scheduled_delay,
             reporting: reporting.clone(),
@@ -1079,6 +1082,9 @@ struct Worker<S> {
     control: Receiver<Control>,
     wake_sent: Arc<AtomicBool>,
     counters: Arc<Counters>,
+    /// Spans in `sink` left from the last drain, waiting for a full batch (not counted in
+    /// `counters.taken`, so that they count towards the next wake-up).
+    held: u64,
     batch_size: usize,
     delay: Duration,
     reporting: Arc<Reporting>,
@@ -1128,8 +1134,9 @@ impl<S: Sink> Worker<S> {
         }
     }
 
-    /// Exports every span handed over when it is called, in batches; with `stages`, also what
-    /// the threads have staged (`Stages::Close`: and marks their stages closed, at shutdown).
+    /// Takes every span handed over when it is called and exports it in full batches; with
+    /// `stages`, also what the threads have staged, and then exports the rest as a last, partial
+    /// batch (`Stages::Close`: and marks their stages closed, at shutdown).
     fn drain(&mut self, stages: Stages) -> OTelSdkResult {
         let mut result = Ok(());
         let mut target = self.counters.pending();
@@ -1175,10 +1182,26 @@ impl<S: Sink> Worker<S> {
                     Arc::strong_count(st) > 1 || st.state.lock().is_ok_and(|s| !s.spans.is_empty())
                 });
             }
+            if self.sink.len() > 0 {
+                self.export(&mut result);
+            }
         }
-        if self.sink.len() > 0 {
-            self.export(&mut result);
+        // A wake-up exports full batches only (`feed` sends each as it fills): the few spans
+        // that came in beside the batch that woke this thread wait in the sink for the next
+        // one, or for the scheduled export, instead of making an export request of their own.
+        // They count as pending again, so a batch's worth, held and handed over together, wakes
+        // this thread as the specification's batch processor is woken.
+        let held = self.sink.len() as u64;
+        if held > self.held {
+            self.counters
+                .taken
+                .fetch_sub(held - self.held, Ordering::Release);
+        } else if held < self.held {
+            self.counters
+                .taken
+                .fetch_add(self.held - held, Ordering::Release);
         }
+        self.held = held;
         result
     }
 
@@ -1216,7 +1239,8 @@ impl<S: Sink> Worker<S> {
 /// Whether a drain takes the threads' staged spans too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stages {
-    /// Only what was handed over (a wake-up: a batch's worth is waiting).
+    /// Only what was handed over, and only full batches exported (a wake-up: a batch's worth
+    /// is waiting).
     Leave,
     /// Staged spans too (the scheduled export, a flush).
     Take,

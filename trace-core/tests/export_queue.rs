@@ -241,6 +241,80 @@ fn answer(fail: bool) -> OTelSdkResult {
     }
 }
 
+/// An exporter that records the size of each batch, holding the first until released.
+#[derive(Debug, Clone, Default)]
+struct BatchSizes {
+    open: Arc<AtomicBool>,
+    sizes: Arc<Mutex<Vec<usize>>>,
+}
+
+impl SpanExporter for BatchSizes {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        while !self.open.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.sizes.lock().unwrap().push(batch.len());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_wake_up_exports_full_batches_only_and_the_rest_waits_for_the_next_or_a_flush() {
+    let exporter = BatchSizes::default();
+    let (provider, queue, tracer) = pipeline(
+        exporter.clone(),
+        QueueConfig {
+            max_export_batch_size: 8,
+            // no scheduled export during the test: only wake-ups and the flush export
+            scheduled_delay: Duration::from_secs(600),
+            ..QueueConfig::default()
+        },
+        None,
+    );
+    let exported = || exporter.sizes.lock().unwrap().iter().sum::<usize>();
+    // 8 spans wake the export thread, which holds the first batch in the exporter; 12 more
+    // arrive meanwhile, so its next drain takes more than a batch's worth
+    for _ in 0..8 {
+        open(&tracer, "s", &Context::new()).end();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue.stats().queued < 8 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..12 {
+        open(&tracer, "s", &Context::new()).end();
+    }
+    exporter.open.store(true, Ordering::Relaxed);
+    while exported() < 16 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // time for a partial export request, if one were made
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        *exporter.sizes.lock().unwrap(),
+        vec![8, 8],
+        "only full batches until a flush"
+    );
+    assert_eq!(queue.stats().exported, 16);
+    // the 4 held back count towards the next wake-up: 4 more make a batch
+    for _ in 0..4 {
+        open(&tracer, "s", &Context::new()).end();
+    }
+    while exported() < 24 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(*exporter.sizes.lock().unwrap(), vec![8, 8, 8]);
+    // what is left goes out with a flush (or the scheduled export), in one last batch
+    for _ in 0..3 {
+        open(&tracer, "s", &Context::new()).end();
+    }
+    queue.force_flush().unwrap();
+    assert_eq!(*exporter.sizes.lock().unwrap(), vec![8, 8, 8, 3]);
+    assert_eq!((queue.stats().queued, queue.stats().exported), (27, 27));
+    provider.shutdown().unwrap();
+}
+
 #[test]
 fn a_full_queue_drops_and_counts_without_blocking_and_reports_once_per_interval() {
     let open_gate = Arc::new(AtomicBool::new(false));
