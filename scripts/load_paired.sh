@@ -88,8 +88,19 @@ done
 sleep 0.5
 echo "variant's span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
 python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<'PY'
-import statistics, sys
+import math, statistics, sys
+def interval(r):
+    # the median's 95 % confidence interval from order statistics (as benches::median_interval)
+    n, k, cdf, ln_pmf = len(r), 0, 0.0, -len(r) * math.log(2)
+    for j in range(n):
+        cdf += math.exp(ln_pmf)
+        if cdf > 0.025:
+            break
+        k, ln_pmf = j + 1, ln_pmf + math.log((n - j) / (j + 1))
+    return (r[0], r[-1]) if k == 0 else (r[k - 1], r[n - k])
 for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, first server / second", sys.argv[2])):
     r = sorted(float(x) for x in arg.split())
-    print(f"median ratio {statistics.median(r):.4f} (min {r[0]:.4f}, max {r[-1]:.4f}, {len(r)} rounds): {label}")
+    lo, hi = interval(r)
+    print(f"median ratio {statistics.median(r):.4f} (min {r[0]:.4f}, max {r[-1]:.4f}, {len(r)} rounds; "
+          f"95 % CI {lo:.4f} to {hi:.4f}): {label}")
 PY

@@ -5,7 +5,10 @@
 # come out differently on each (BENCHMARKS.md): this is the first thing to run on a new one.
 # Beside the Redis figure, the cheapest sampled span around the same GET (`paired redis-floor`):
 # what any span costs on this machine. It takes about six minutes. Needs PostgreSQL and Redis on
-# loopback (scripts/services.sh) and installs wrk from Debian if missing.
+# loopback (scripts/services.sh) and installs wrk from Debian if missing. Each figure is a median
+# over interleaved rounds, printed with its 95 % confidence interval in brackets; the verdict
+# follows the interval: "met" or "missed" where all of it is on one side of the target,
+# "unclear" where it straddles the target (the run cannot tell; run it again or with more rounds).
 # Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about three minutes, noisier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,44 +37,57 @@ import re, sys, os
 out = sys.argv[1]
 def text(name):
     return open(os.path.join(out, name)).read()
-def num(pattern, s):
+def nums(pattern, s):
     m = re.search(pattern, s)
     if not m:
         sys.exit(f"targets.sh: no match for {pattern!r} in:\n{s}")
-    return float(m.group(1))
+    return tuple(float(g) for g in m.groups())
+def num(pattern, s):
+    return nums(pattern, s)[0]
 rows = []
-def row(target, figure, ok):
-    rows.append((target, figure, "met" if ok else "missed"))
+def row(target, figure, lo, hi, limit, at_most=True):
+    # the verdict follows the median's 95 % confidence interval: "unclear" where it straddles
+    # the target (this run cannot tell which side the median is on)
+    if at_most:
+        verdict = "met" if hi <= limit else "missed" if lo > limit else "unclear"
+    else:
+        verdict = "met" if lo >= limit else "missed" if hi < limit else "unclear"
+    rows.append((target, figure, verdict))
 
 s = text("server")
 ratio = num(r"OtelAxumLayer overhead ([0-9.]+)", s)
-flag00 = num(r"flag 00 \+?(-?[0-9.]+) us", s)
-ratio0 = num(r"traceidratio 0 \+?(-?[0-9.]+) us", s)
+ratio_ci = nums(r"OtelAxumLayer overhead [0-9.]+ \(median of rounds; [^;]*; 95 % CI ([0-9.]+) to ([0-9.]+)\)", s)
+us_ci = r" \+?(-?[0-9.]+) us \(95 % CI \+?(-?[0-9.]+) to \+?(-?[0-9.]+)\)"
+flag00, *flag00_ci = nums(r"flag 00" + us_ci, s)
+ratio0, *ratio0_ci = nums(r"traceidratio 0" + us_ci, s)
 floor = num(r"minimal propagating layer \+?(-?[0-9.]+) us", s)
-row("#2/#7 server sampled overhead <= 1/4 of OtelAxumLayer's", f"{ratio:.3f}", ratio <= 0.25)
+row("#2/#7 server sampled overhead <= 1/4 of OtelAxumLayer's",
+    f"{ratio:.3f} [{ratio_ci[0]:.3f}, {ratio_ci[1]:.3f}]", *ratio_ci, 0.25)
 row("#2/#7 not sampled within 0.3 us of bare (flag 00)",
-    f"+{flag00:.3f} us (propagation alone +{floor:.3f} us)", flag00 <= 0.3)
-row("#2/#7 not sampled within 0.3 us of bare (traceidratio 0)", f"+{ratio0:.3f} us", ratio0 <= 0.3)
+    f"+{flag00:.3f} us [{flag00_ci[0]:+.3f}, {flag00_ci[1]:+.3f}] (propagation alone +{floor:.3f} us)",
+    *flag00_ci, 0.3)
+row("#2/#7 not sampled within 0.3 us of bare (traceidratio 0)",
+    f"+{ratio0:.3f} us [{ratio0_ci[0]:+.3f}, {ratio0_ci[1]:+.3f}]", *ratio0_ci, 0.3)
 for case, target, limit in [("redis", "#7 Redis GET within 5 %", 5.0),
                             ("postgres", "#7 PostgreSQL select within 3 %", 3.0),
                             ("client-remote", "#5 client GET within 3 %", 3.0)]:
     s = text(case)
-    pct = num(r"median ratio [0-9.]+ \(([-+0-9.]+)%\)", s)
+    pct, lo, hi = nums(r"median ratio [0-9.]+ \(([-+0-9.]+)%; 95 % CI ([-+0-9.]+) to ([-+0-9.]+)%\)", s)
     bare = num(r"bare ([0-9.]+) us", s)
     cpu = num(r"on-CPU .*\(([-+0-9.]+) us\)", s)
-    figure = f"{pct:+.2f} % at {bare:.1f} us ({cpu:+.2f} us CPU)"
+    figure = f"{pct:+.2f} % [{lo:+.2f}, {hi:+.2f}] at {bare:.1f} us ({cpu:+.2f} us CPU)"
     if case == "redis":
         # the cheapest sampled span around the same GET: what any span costs on this machine
-        floor = num(r"median ratio [0-9.]+ \(([-+0-9.]+)%\)", text("redis-floor"))
+        floor = num(r"median ratio [0-9.]+ \(([-+0-9.]+)%", text("redis-floor"))
         figure += f" (a span with one attribute alone {floor:+.2f} %)"
-    row(target, figure, pct <= limit)
+    row(target, figure, lo, hi, limit)
 for variant, target, limit in [("traced", "#7 load, every request sampled >= 85 %", 0.85),
                                ("traced-10pct", "#7 load, 10 % sampled >= 95 %", 0.95),
                                ("traced-off", "#7 load, sampling off >= 98 %", 0.98)]:
     s = text("load-" + variant)
-    r = num(r"median ratio ([0-9.]+) .*throughput", s)
-    row(target, f"{100 * r:.1f} % of bare", r >= limit)
+    r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*throughput", s)
+    row(target, f"{100 * r:.1f} % of bare [{100 * lo:.1f}, {100 * hi:.1f}]", lo, hi, limit, False)
 width = max(len(r[0]) for r in rows)
 for target, figure, verdict in rows:
-    print(f"{target:<{width}}  {verdict:<6}  {figure}")
+    print(f"{target:<{width}}  {verdict:<7}  {figure}")
 PY

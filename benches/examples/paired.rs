@@ -84,6 +84,8 @@ struct Medians {
     bare: f64,
     traced: f64,
     ratio: f64,
+    /// The median ratio's 95 % confidence interval (`benches::median_interval`).
+    ratio_interval: (f64, f64),
     cpu_bare: f64,
     cpu_traced: f64,
 }
@@ -109,6 +111,7 @@ macro_rules! paired {
             bare: median(&mut a),
             traced: median(&mut b),
             ratio: median(&mut r),
+            ratio_interval: benches::median_interval(&mut r),
             cpu_bare: median(&mut ca),
             cpu_traced: median(&mut cb),
         }
@@ -135,12 +138,14 @@ async fn main() {
         tokio::spawn(run).await.unwrap()
     };
     println!(
-        "{case}: bare {:.2} us, traced {:.2} us, median ratio {:.4} ({:+.2}%), {rounds} rounds of {BLOCK}; \
-         on-CPU per call (this thread): bare {:.2} us, traced {:.2} us ({:+.2} us)",
+        "{case}: bare {:.2} us, traced {:.2} us, median ratio {:.4} ({:+.2}%; 95 % CI {:+.2} to {:+.2}%), \
+         {rounds} rounds of {BLOCK}; on-CPU per call (this thread): bare {:.2} us, traced {:.2} us ({:+.2} us)",
         m.bare,
         m.traced,
         m.ratio,
         (m.ratio - 1.0) * 100.0,
+        (m.ratio_interval.0 - 1.0) * 100.0,
+        (m.ratio_interval.1 - 1.0) * 100.0,
         m.cpu_bare,
         m.cpu_traced,
         m.cpu_traced - m.cpu_bare,
@@ -491,15 +496,24 @@ async fn server(rounds: usize) {
     for (i, (name, _, _)) in variants.iter().enumerate() {
         println!("server {name}: {:.3} us", median(&mut times[i]));
     }
+    let ci = |v: &mut Vec<f64>| benches::median_interval(v);
+    let (share_ci, flag00_ci, ratio0_ci) = (ci(&mut share), ci(&mut flag00), ci(&mut ratio0));
     println!(
-        "server: sampled overhead / OtelAxumLayer overhead {:.3} (median of rounds; min {:.3}, max {:.3}); \
-         not sampled over bare: flag 00 {:+.3} us, traceidratio 0 {:+.3} us (a pass-through layer: {:+.3} us); \
+        "server: sampled overhead / OtelAxumLayer overhead {:.3} (median of rounds; min {:.3}, max {:.3}; \
+         95 % CI {:.3} to {:.3}); not sampled over bare: flag 00 {:+.3} us (95 % CI {:+.3} to {:+.3}), \
+         traceidratio 0 {:+.3} us (95 % CI {:+.3} to {:+.3}) (a pass-through layer: {:+.3} us); \
          {rounds} rounds of {SERVER_BLOCK}",
-        median(&mut share.clone()),
-        share.iter().cloned().fold(f64::INFINITY, f64::min),
-        share.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        median(&mut share),
+        share[0],
+        share[share.len() - 1],
+        share_ci.0,
+        share_ci.1,
         median(&mut flag00),
+        flag00_ci.0,
+        flag00_ci.1,
         median(&mut ratio0),
+        ratio0_ci.0,
+        ratio0_ci.1,
         median(&mut layer),
     );
     println!(
