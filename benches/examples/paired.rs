@@ -496,8 +496,10 @@ async fn server(rounds: usize) {
     for (i, (name, _, _)) in variants.iter().enumerate() {
         println!("server {name}: {:.3} us", median(&mut times[i]));
     }
-    let ci = |v: &mut Vec<f64>| benches::median_interval(v);
-    let (share_ci, flag00_ci, ratio0_ci) = (ci(&mut share), ci(&mut flag00), ci(&mut ratio0));
+    // (each sorts its rounds in place: `share`'s first and last are its min and max below)
+    let share_ci = benches::median_interval(&mut share);
+    let flag00_ci = benches::median_interval(&mut flag00);
+    let ratio0_ci = benches::median_interval(&mut ratio0);
     println!(
         "server: sampled overhead / OtelAxumLayer overhead {:.3} (median of rounds; min {:.3}, max {:.3}; \
          95 % CI {:.3} to {:.3}); not sampled over bare: flag 00 {:+.3} us (95 % CI {:+.3} to {:+.3}), \
