@@ -11,7 +11,7 @@
 # Usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]
 #   (Redis on 127.0.0.1:6379 for `redis`; `PROFILE_REMOTE=1` with `client`: the server on its
 #   own thread, the client's side alone; `ICACHE_FUNCTIONS=1`: also the added instructions per
-#   function, scripts/cgdiff.py)
+#   function, scripts/cgdiff.py; with `ICACHE_EVENT=I1mr` the added L1i misses per function instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case=${1:?usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]}
@@ -61,5 +61,5 @@ for mode in ("bare", "traced"):
 print(f"{'added':<15} " + "  ".join(f"{per['traced'][k] - per['bare'][k]:8.1f}" for k in keys))
 PY
 if [[ -n ${ICACHE_FUNCTIONS:-} ]]; then
-  python3 scripts/cgdiff.py "$out" "$n" 40
+  python3 scripts/cgdiff.py "$out" "$n" 40 "${ICACHE_EVENT:-Ir}"
 fi
