@@ -8,13 +8,13 @@
 # `server`: the server layer (`server_profile`, bare axum against tower-trace sampled, with
 # PROFILE_PAUSE so the export thread keeps up under valgrind); `server-unsampled`: a caller's
 # flag 00 against bare axum receiving the same `traceparent`.
-# Usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]
+# Usage: scripts/icache.sh <sqlite|redis|redis-floor|client|server|server-unsampled> [N]
 #   (Redis on 127.0.0.1:6379 for `redis`; `PROFILE_REMOTE=1` with `client`: the server on its
 #   own thread, the client's side alone; `ICACHE_FUNCTIONS=1`: also the added instructions per
 #   function, scripts/cgdiff.py; with `ICACHE_EVENT=I1mr` the added L1i misses per function instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case=${1:?usage: scripts/icache.sh <sqlite|redis|client|server|server-unsampled> [N]}
+case=${1:?usage: scripts/icache.sh <sqlite|redis|redis-floor|client|server|server-unsampled> [N]}
 n=${2:-4000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

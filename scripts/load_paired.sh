@@ -7,6 +7,7 @@
 # of those (bare over variant) is the throughput the worker thread alone would allow.
 # Usage: scripts/load_paired.sh <variant> [rounds] [seconds per round]
 #   variant: traced | traced-10pct | traced-off | traced-off-noid | otel-axum | pass-through | propagate | spin-<ns>
+#   | "traced collector-down" (exporting to a port nothing listens on)
 #   (traced-off-noid: sampling off without the `x-trace-id` header; pass-through: a layer that
 #   only passes the request on; propagate: one that only makes the caller's context current;
 #   spin-<ns>: one that only keeps the worker busy for <ns> nanoseconds, the calibration of what
@@ -15,6 +16,10 @@
 # variant (default: this build, bare), LOAD_BIN the second's binary, e.g.
 #   LOAD_BASE_BIN=/tmp/load_server.before LOAD_BASE_VARIANT=traced scripts/load_paired.sh traced 12 2
 # (copy target/release/examples/load_server aside before and after a change).
+# Each round also reads wrk's p99 latency: the third median is the second server's p99 over the
+# first's, e.g. the collector-down target of #7, against the same server with its collector up:
+#   LOAD_BASE_VARIANT=traced scripts/load_paired.sh "traced collector-down" 10 2
+# and the second server's resident memory is read after the warm-up and at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
@@ -26,14 +31,17 @@ bin=${LOAD_BIN:-${CARGO_TARGET_DIR:-target}/release/examples/load_server}
 base_bin=${LOAD_BASE_BIN:-$bin}
 base_variant=${LOAD_BASE_VARIANT:-bare}
 path=/users/42
-"$base_bin" "$base_variant" 8101 2>/dev/null &
+# a variant is the server's variant and its optional third argument ("traced collector-down")
+read -r base_name base_arg <<<"$base_variant"
+"$base_bin" "$base_name" 8101 ${base_arg:+"$base_arg"} 2>/dev/null &
 bare_pid=$!
 stats=/tmp/load_paired_stats.$$.txt
-LOAD_STATS_FILE=$stats "$bin" "$variant" 8102 2>/dev/null &
+read -r var_name var_arg <<<"$variant"
+LOAD_STATS_FILE=$stats "$bin" "$var_name" 8102 ${var_arg:+"$var_arg"} 2>/dev/null &
 var_pid=$!
 trap 'kill $bare_pid $var_pid 2>/dev/null || true; rm -f $stats' EXIT
 sleep 1.5
-# One round against port $1: prints "<req/s> <worker CPU us per request>". The CPU figure is the
+# One round against port $1: prints "<req/s> <worker CPU us per request> <p99 us>". The CPU figure is the
 # server's tokio worker thread (utime + stime, in clock ticks, over the round) divided by the
 # requests served: at saturation throughput is bound by that thread, and its CPU per request
 # moves far less with the VM's scheduling than requests per second do.
@@ -53,7 +61,7 @@ worker_ticks() {
 round() {
   local port=$1 pid=$2 before after out
   before=$(worker_ticks "$pid")
-  out=$(wrk -t1 -c32 -d"${secs}"s "http://127.0.0.1:$port$path")
+  out=$(wrk -t1 -c32 -d"${secs}"s --latency "http://127.0.0.1:$port$path")
   after=$(worker_ticks "$pid")
   python3 - "$before" "$after" "$(getconf CLK_TCK)" <<PY
 import re, sys
@@ -61,33 +69,40 @@ out = """$out"""
 before, after, hz = (int(x) for x in sys.argv[1:])
 rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
 n = int(re.search(r"(\d+) requests in", out).group(1))
-print(f"{rps:.0f} {(after - before) / hz * 1e6 / n:.2f}")
+value, unit = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)\b", out, re.M).groups()
+p99 = float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+print(f"{rps:.0f} {(after - before) / hz * 1e6 / n:.2f} {p99:.0f}")
 PY
 }
 # warm-up
 round 8101 $bare_pid >/dev/null
 round 8102 $var_pid >/dev/null
+rss_start=$(ps -o rss= -p $var_pid)
 ratios=()
 cpu_ratios=()
+p99_ratios=()
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2 == 0)); then
     b=$(round 8101 $bare_pid); sleep 0.3; v=$(round 8102 $var_pid)
   else
     v=$(round 8102 $var_pid); sleep 0.3; b=$(round 8101 $bare_pid)
   fi
-  read -r b_rps b_cpu <<<"$b"
-  read -r v_rps v_cpu <<<"$v"
+  read -r b_rps b_cpu b_p99 <<<"$b"
+  read -r v_rps v_cpu v_p99 <<<"$v"
   ratio=$(python3 -c "print(f'{$v_rps / $b_rps:.4f}')")
   cpu_ratio=$(python3 -c "print(f'{$b_cpu / $v_cpu:.4f}')")
+  p99_ratio=$(python3 -c "print(f'{$v_p99 / $b_p99:.4f}')")
   ratios+=("$ratio")
   cpu_ratios+=("$cpu_ratio")
-  printf 'round %2d: %s %7s req/s %6s us  %s %7s req/s %6s us  ratio %s  cpu ratio %s\n' \
-    "$r" "$base_variant" "$b_rps" "$b_cpu" "$variant" "$v_rps" "$v_cpu" "$ratio" "$cpu_ratio"
+  p99_ratios+=("$p99_ratio")
+  printf 'round %2d: %s %7s req/s %6s us p99 %5s us  %s %7s req/s %6s us p99 %5s us  ratio %s  cpu ratio %s  p99 ratio %s\n' \
+    "$r" "$base_variant" "$b_rps" "$b_cpu" "$b_p99" "$variant" "$v_rps" "$v_cpu" "$v_p99" "$ratio" "$cpu_ratio" "$p99_ratio"
   sleep 0.3
 done
 sleep 0.5
+echo "variant's resident memory after the warm-up and at the end: $rss_start -> $(ps -o rss= -p $var_pid) KiB"
 echo "variant's span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
-python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<'PY'
+python3 - "${ratios[*]}" "${cpu_ratios[*]}" "${p99_ratios[*]}" <<'PY'
 import math, statistics, sys
 def interval(r):
     # the median's 95 % confidence interval from order statistics (as benches::median_interval)
@@ -98,7 +113,8 @@ def interval(r):
             break
         k, ln_pmf = j + 1, ln_pmf + math.log((n - j) / (j + 1))
     return (r[0], r[-1]) if k == 0 else (r[k - 1], r[n - k])
-for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, first server / second", sys.argv[2])):
+for label, arg in (("throughput", sys.argv[1]), ("worker CPU per request, first server / second", sys.argv[2]),
+                   ("p99 latency, second server / first", sys.argv[3])):
     r = sorted(float(x) for x in arg.split())
     lo, hi = interval(r)
     print(f"median ratio {statistics.median(r):.4f} (min {r[0]:.4f}, max {r[-1]:.4f}, {len(r)} rounds; "

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # Every timed target of the issues, measured on the machine at hand in one go, with the verdict:
 # the server layer against `OtelAxumLayer` and bare axum, the Redis, PostgreSQL and HTTP client
-# round trips, and the load ratios. Each session so far has run on another VM, and the targets
+# round trips, the load ratios, and the collector-down target (p99 latency against the same
+# server with its collector up, memory, drops). Each session so far has run on another VM, and the targets
 # come out differently on each (BENCHMARKS.md): this is the first thing to run on a new one.
 # Beside the Redis figure, the cheapest sampled span around the same GET (`paired redis-floor`):
-# what any span costs on this machine. It takes about six minutes. Needs PostgreSQL and Redis on
+# what any span costs on this machine. It takes seven to eight minutes. Needs PostgreSQL and Redis on
 # loopback (scripts/services.sh) and installs wrk from Debian if missing. Each figure is a median
 # over interleaved rounds, printed with its 95 % confidence interval in brackets; the verdict
 # follows the interval: "met" or "missed" where all of it is on one side of the target,
 # "unclear" where it straddles the target (the run cannot tell; run it again or with more rounds).
-# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about three minutes, noisier)
+# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about four minutes, noisier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 quick=${1:-}
 if [[ $quick == quick ]]; then
-  server_rounds=500 adapter_rounds=100 load_rounds=6
+  server_rounds=500 adapter_rounds=100 load_rounds=6 down_rounds=8
 else
-  server_rounds=2000 adapter_rounds=300 load_rounds=10
+  server_rounds=2000 adapter_rounds=300 load_rounds=10 down_rounds=16
 fi
 cargo build --release -q -p benches --example paired --example load_server
 paired="$CARGO_TARGET_DIR/release/examples/paired"
@@ -31,6 +32,9 @@ done
 for variant in traced traced-10pct traced-off; do
   bash scripts/load_paired.sh "$variant" "$load_rounds" 2 >"$out/load-$variant" 2>/dev/null
 done
+# a round's p99 moves more than its throughput: more rounds
+LOAD_BASE_VARIANT=traced bash scripts/load_paired.sh "traced collector-down" "$down_rounds" 2 \
+  >"$out/load-down" 2>/dev/null
 
 python3 - "$out" <<'PY'
 import re, sys, os
@@ -87,6 +91,22 @@ for variant, target, limit in [("traced", "#7 load, every request sampled >= 85 
     s = text("load-" + variant)
     r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*throughput", s)
     row(target, f"{100 * r:.1f} % of bare [{100 * lo:.1f}, {100 * hi:.1f}]", lo, hi, limit, False)
+s = text("load-down")
+r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*p99 latency", s)
+row("#7 collector down: p99 within 5 % of collector up",
+    f"{100 * (r - 1):+.1f} % [{100 * (lo - 1):+.1f}, {100 * (hi - 1):+.1f}]", lo, hi, 1.05)
+# memory flat: once the queue is full (after the warm-up round) the resident memory stays within
+# 5 % to the end of the rounds
+rss0, rss1 = nums(r"resident memory after the warm-up and at the end: (\d+) -> (\d+) KiB", s)
+growth = rss1 / rss0 - 1
+rows.append(("#7 collector down: memory flat",
+             f"{rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB over the rounds ({100 * growth:+.1f} %)",
+             "met" if growth <= 0.05 else "missed"))
+# drops counted: the queue's dropped and failed counters, nothing exported
+_, exported, dropped, failed = nums(r"span queue [^:]*: (\d+) (\d+) (\d+) (\d+)", s)
+rows.append(("#7 collector down: drops counted",
+             f"{dropped:.0f} dropped at the full queue, {failed:.0f} failed to export, {exported:.0f} exported",
+             "met" if dropped > 0 and exported == 0 else "missed"))
 width = max(len(r[0]) for r in rows)
 for target, figure, verdict in rows:
     print(f"{target:<{width}}  {verdict:<7}  {figure}")

@@ -3,7 +3,8 @@
 //!
 //! `valgrind --tool=callgrind --separate-threads=yes target/release/examples/adapter_profile <case> <bare|traced> 5000`
 //! with `<case>` one of `sqlite` (in-memory primary-key select), `redis` (GET on 127.0.0.1:6379,
-//! database 6), `client` (loopback GET through reqwest-middleware to an axum server on the same
+//! database 6), `redis-floor` (the bare GET inside the cheapest sampled span, as `paired
+//! redis-floor`; its `bare` is the plain GET), `client` (loopback GET through reqwest-middleware to an axum server on the same
 //! thread; `PROFILE_REMOTE=1` puts the server on its own thread, so the first thread's file is
 //! the client's side alone) or `sanitize` (the SQL sanitiser alone on a short statement).
 
@@ -46,14 +47,36 @@ async fn main() {
                 std::hint::black_box(row);
             }
         }
-        "redis" => {
+        "redis" | "redis-floor" => {
+            // redis-floor: the bare GET inside the cheapest sampled span (`paired redis-floor`)
+            let floor = case == "redis-floor" && traced;
+            let floor_tracer = trace_core::tracer::Tracer::new("redis-floor");
+            let floor_target = trace_core::db::DbTarget {
+                system: "redis",
+                ..Default::default()
+            };
             let client = redis::Client::open("redis://127.0.0.1:6379/6").unwrap();
             let mut bare = client.get_multiplexed_async_connection().await.unwrap();
             let _: () = bare.set("trace_bench:key", "value").await.unwrap();
             let mut wrapped =
                 redis_trace::TracedConnection::new(bare.clone()).with_address_of(&client);
             for _ in 0..n {
-                let v: Option<String> = if traced {
+                let v: Option<String> = if floor {
+                    use opentelemetry::trace::Span as _;
+                    let mut span = trace_core::db::start_with(
+                        &floor_tracer,
+                        &floor_target,
+                        None,
+                        &opentelemetry::Context::current(),
+                        || trace_core::db::DbOperation {
+                            name: "GET".into(),
+                            ..Default::default()
+                        },
+                    );
+                    let v = bare.get("trace_bench:key").await.unwrap();
+                    span.end();
+                    v
+                } else if traced {
                     wrapped.get("trace_bench:key").await.unwrap()
                 } else {
                     bare.get("trace_bench:key").await.unwrap()
