@@ -19,7 +19,8 @@
 # Each round also reads wrk's p99 latency: the third median is the second server's p99 over the
 # first's, e.g. the collector-down target of #7, against the same server with its collector up:
 #   LOAD_BASE_VARIANT=traced scripts/load_paired.sh "traced collector-down" 10 2
-# and the second server's resident memory is read after the warm-up and at the end.
+# and the second server's resident memory is read after the warm-up, after half the rounds and at
+# the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
@@ -98,9 +99,10 @@ for ((r = 0; r < rounds; r++)); do
   printf 'round %2d: %s %7s req/s %6s us p99 %5s us  %s %7s req/s %6s us p99 %5s us  ratio %s  cpu ratio %s  p99 ratio %s\n' \
     "$r" "$base_variant" "$b_rps" "$b_cpu" "$b_p99" "$variant" "$v_rps" "$v_cpu" "$v_p99" "$ratio" "$cpu_ratio" "$p99_ratio"
   sleep 0.3
+  if ((r == rounds / 2 - 1)); then rss_mid=$(ps -o rss= -p $var_pid); fi
 done
 sleep 0.5
-echo "variant's resident memory after the warm-up and at the end: $rss_start -> $(ps -o rss= -p $var_pid) KiB"
+echo "variant's resident memory after the warm-up, half the rounds and at the end: $rss_start -> ${rss_mid:-$rss_start} -> $(ps -o rss= -p $var_pid) KiB"
 echo "variant's span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
 python3 - "${ratios[*]}" "${cpu_ratios[*]}" "${p99_ratios[*]}" <<'PY'
 import math, statistics, sys

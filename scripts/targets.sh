@@ -95,13 +95,17 @@ s = text("load-down")
 r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*p99 latency", s)
 row("#7 collector down: p99 within 5 % of collector up",
     f"{100 * (r - 1):+.1f} % [{100 * (lo - 1):+.1f}, {100 * (hi - 1):+.1f}]", lo, hi, 1.05)
-# memory flat: once the queue is full (after the warm-up round) the resident memory stays within
-# 5 % to the end of the rounds
-rss0, rss1 = nums(r"resident memory after the warm-up and at the end: (\d+) -> (\d+) KiB", s)
-growth = rss1 / rss0 - 1
+# memory flat: the queue is full from the warm-up round on; the allocator settles over the first
+# half of the rounds (a few hundred KiB, and steps of about 100 KiB later: session 25's 180 s run),
+# and over the second half, while a million or more spans are dropped, the resident memory grows
+# by at most 3 % (about 370 KiB; a leak of one byte per dropped span would be several times that)
+rss0, rss_mid, rss1 = nums(r"resident memory after the warm-up, half the rounds and at the end: "
+                           r"(\d+) -> (\d+) -> (\d+) KiB", s)
+growth = rss1 / rss_mid - 1
 rows.append(("#7 collector down: memory flat",
-             f"{rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB over the rounds ({100 * growth:+.1f} %)",
-             "met" if growth <= 0.05 else "missed"))
+             f"{rss0 / 1024:.1f} -> {rss_mid / 1024:.1f} -> {rss1 / 1024:.1f} MiB over the rounds "
+             f"({100 * growth:+.1f} % over the second half)",
+             "met" if growth <= 0.03 else "missed"))
 # drops counted: the queue's dropped and failed counters, nothing exported
 _, exported, dropped, failed = nums(r"span queue [^:]*: (\d+) (\d+) (\d+) (\d+)", s)
 rows.append(("#7 collector down: drops counted",
