@@ -5,12 +5,12 @@
 # server with its collector up, memory, drops). Each session so far has run on another VM, and the targets
 # come out differently on each (BENCHMARKS.md): this is the first thing to run on a new one.
 # Beside the Redis figure, the cheapest sampled span around the same GET (`paired redis-floor`):
-# what any span costs on this machine. It takes seven to eight minutes. Needs PostgreSQL and Redis on
+# what any span costs on this machine. It takes about nine minutes. Needs PostgreSQL and Redis on
 # loopback (scripts/services.sh) and installs wrk from Debian if missing. Each figure is a median
 # over interleaved rounds, printed with its 95 % confidence interval in brackets; the verdict
 # follows the interval: "met" or "missed" where all of it is on one side of the target,
 # "unclear" where it straddles the target (the run cannot tell; run it again or with more rounds).
-# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about four minutes, noisier)
+# Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about half the rounds and time, noisier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
