@@ -2,7 +2,8 @@
 # One wrk run against benches/examples/load_server and the CPU time each of its threads spent per
 # request (utime + stime from /proc/<pid>/task/*/stat over the run), with the span queue's
 # counters: where a traced request's CPU goes (server worker, span queue, gRPC client, collector
-# stand-in). Usage: scripts/load_threads.sh <bare|traced|traced-10pct|traced-off|otel-axum> [seconds]
+# stand-in), and how much of it was user and how much kernel time.
+# Usage: scripts/load_threads.sh <bare|traced|traced-10pct|traced-off|otel-axum> [seconds]
 # LOAD_BIN: another build's load_server (copy target/release/examples/load_server aside before a
 # change to compare the two, run after run).
 set -euo pipefail
@@ -18,13 +19,13 @@ LOAD_STATS_FILE=$stats "$bin" "$variant" $port 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f $stats /tmp/load_threads.$$.*' EXIT
 sleep 1
-snapshot() { # thread name and ticks, summed by name
+snapshot() { # thread name, user and kernel ticks, summed by name
   for f in /proc/"$pid"/task/*/stat; do
     s=$(cat "$f" 2>/dev/null) || continue
     name=${s#*(}; name=${name%%)*}
     rest=${s#*) }
-    echo "$name $(echo "$rest" | awk '{print $12 + $13}')"
-  done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+    echo "$name $(echo "$rest" | awk '{print $12, $13}')"
+  done | awk '{u[$1] += $2; k[$1] += $3} END {for (t in u) print t, u[t], k[t]}' | sort
 }
 snapshot > /tmp/load_threads.$$.before
 out=$(wrk -t1 -c32 -d"${secs}"s "http://127.0.0.1:$port/users/42")
@@ -34,4 +35,7 @@ rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 sleep 0.3
 echo "$variant: $rps req/s, $n requests; span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
 join /tmp/load_threads.$$.before /tmp/load_threads.$$.after |
-  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{d = $3 - $2; if (d > 0) printf "  %-18s %7.2f s  %6.2f us per request\n", $1, d / hz, d / hz * 1e6 / n}'
+  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{
+    u = ($4 - $2) / hz; k = ($5 - $3) / hz
+    if (u + k > 0) printf "  %-18s %7.2f s  %6.2f us per request (user %.2f, kernel %.2f)\n", $1, u + k, (u + k) * 1e6 / n, u * 1e6 / n, k * 1e6 / n
+  }'
