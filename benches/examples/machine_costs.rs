@@ -14,7 +14,9 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
@@ -124,4 +126,80 @@ fn main() {
         "Arc clone + drop, another thread on the same Arc: {:.1} ns",
         (contended - empty).max(0.0)
     );
+    match (wake_up(2_000, false), wake_up(2_000, true)) {
+        (Some(asleep), Some(polling)) => println!(
+            "wake-up: a 1-byte socket write {asleep:.0} ns with the reader asleep on the other CPU, \
+             {polling:.0} ns with it polling ({:.0} ns for the wake-up)",
+            asleep - polling
+        ),
+        _ => println!("wake-up: not measured (needs two CPUs this process may run on)"),
+    }
+}
+
+/// Pins the calling thread to `cpu`; false where that is not allowed.
+fn pin(cpu: usize) -> bool {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; the calls only read and write it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// Nanoseconds a 1-byte write takes the writer (pinned to CPU 0) when the reader (pinned to CPU 1)
+/// is asleep in `read` (`polling` false) or spinning in user space until the write is done and
+/// only then reading it (`polling` true: no sleeper to wake, no reader in the socket's code
+/// meanwhile); the median of `n` writes, each after the reader has taken the previous byte and a
+/// pause long enough for a reader to fall asleep. `None` without two CPUs to pin to.
+fn wake_up(n: usize, polling: bool) -> Option<f64> {
+    let (mut writer, mut reader) = UnixStream::pair().ok()?;
+    reader.set_nonblocking(polling).ok()?;
+    let taken = AtomicU64::new(0);
+    let written = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let pinned = AtomicBool::new(true);
+    let mut times = std::thread::scope(|scope| {
+        let (taken, written, stop, pinned) = (&taken, &written, &stop, &pinned);
+        scope.spawn(move || {
+            if !pin(1) {
+                pinned.store(false, Ordering::Release);
+            }
+            let mut byte = [0u8; 1];
+            while !stop.load(Ordering::Acquire) {
+                if polling && written.load(Ordering::Acquire) == taken.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                if let Ok(1) = reader.read(&mut byte) {
+                    taken.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+        });
+        let mut times = Vec::with_capacity(n);
+        if pin(0) {
+            for i in 0..n as u64 {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                let start = Instant::now();
+                if writer.write_all(&[1]).is_err() {
+                    break;
+                }
+                times.push(start.elapsed().as_nanos() as f64);
+                written.fetch_add(1, Ordering::AcqRel);
+                while taken.load(Ordering::Acquire) == i {
+                    std::hint::spin_loop();
+                }
+            }
+        } else {
+            pinned.store(false, Ordering::Release);
+        }
+        stop.store(true, Ordering::Release);
+        // the last byte wakes a sleeping reader to see `stop`
+        let _ = writer.write_all(&[0]);
+        times
+    });
+    if !pinned.load(Ordering::Acquire) || times.len() < n {
+        return None;
+    }
+    times.sort_by(f64::total_cmp);
+    Some(times[n / 2])
 }
