@@ -20,7 +20,9 @@
 # first's, e.g. the collector-down target of #7, against the same server with its collector up:
 #   LOAD_BASE_VARIANT=traced scripts/load_paired.sh "traced collector-down" 10 2
 # and the second server's resident memory is read after the warm-up, after half the rounds and at
-# the end.
+# the end. And the function-call interrupts per request during each round (/proc/interrupts, all
+# CPUs): mostly the servers' wake-ups of wrk asleep on the other vCPU, which the waking vCPU pays
+# for on a virtual machine (`machine_costs` "wake-up"); a slower server finds wrk asleep more often.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
@@ -59,20 +61,25 @@ worker_ticks() {
   done
   echo "$total"
 }
+wake_ups() { # function-call interrupts so far, all CPUs
+  awk '$1 == "CAL:" {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i} END {print n + 0}' /proc/interrupts
+}
 round() {
-  local port=$1 pid=$2 before after out
+  local port=$1 pid=$2 before after out cal0 cal1
   before=$(worker_ticks "$pid")
+  cal0=$(wake_ups)
   out=$(wrk -t1 -c32 -d"${secs}"s --latency "http://127.0.0.1:$port$path")
+  cal1=$(wake_ups)
   after=$(worker_ticks "$pid")
-  python3 - "$before" "$after" "$(getconf CLK_TCK)" <<PY
+  python3 - "$before" "$after" "$(getconf CLK_TCK)" "$((cal1 - cal0))" <<PY
 import re, sys
 out = """$out"""
-before, after, hz = (int(x) for x in sys.argv[1:])
+before, after, hz, ipis = (int(x) for x in sys.argv[1:])
 rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
 n = int(re.search(r"(\d+) requests in", out).group(1))
 value, unit = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)\b", out, re.M).groups()
 p99 = float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
-print(f"{rps:.0f} {(after - before) / hz * 1e6 / n:.2f} {p99:.0f}")
+print(f"{rps:.0f} {(after - before) / hz * 1e6 / n:.2f} {p99:.0f} {ipis / n:.3f}")
 PY
 }
 # warm-up
@@ -82,28 +89,37 @@ rss_start=$(ps -o rss= -p $var_pid)
 ratios=()
 cpu_ratios=()
 p99_ratios=()
+b_ipis=()
+v_ipis=()
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2 == 0)); then
     b=$(round 8101 $bare_pid); sleep 0.3; v=$(round 8102 $var_pid)
   else
     v=$(round 8102 $var_pid); sleep 0.3; b=$(round 8101 $bare_pid)
   fi
-  read -r b_rps b_cpu b_p99 <<<"$b"
-  read -r v_rps v_cpu v_p99 <<<"$v"
+  read -r b_rps b_cpu b_p99 b_ipi <<<"$b"
+  read -r v_rps v_cpu v_p99 v_ipi <<<"$v"
+  b_ipis+=("$b_ipi")
+  v_ipis+=("$v_ipi")
   ratio=$(python3 -c "print(f'{$v_rps / $b_rps:.4f}')")
   cpu_ratio=$(python3 -c "print(f'{$b_cpu / $v_cpu:.4f}')")
   p99_ratio=$(python3 -c "print(f'{$v_p99 / $b_p99:.4f}')")
   ratios+=("$ratio")
   cpu_ratios+=("$cpu_ratio")
   p99_ratios+=("$p99_ratio")
-  printf 'round %2d: %s %7s req/s %6s us p99 %5s us  %s %7s req/s %6s us p99 %5s us  ratio %s  cpu ratio %s  p99 ratio %s\n' \
-    "$r" "$base_variant" "$b_rps" "$b_cpu" "$b_p99" "$variant" "$v_rps" "$v_cpu" "$v_p99" "$ratio" "$cpu_ratio" "$p99_ratio"
+  printf 'round %2d: %s %7s req/s %6s us p99 %5s us %s wake-ups  %s %7s req/s %6s us p99 %5s us %s wake-ups  ratio %s  cpu ratio %s  p99 ratio %s\n' \
+    "$r" "$base_variant" "$b_rps" "$b_cpu" "$b_p99" "$b_ipi" "$variant" "$v_rps" "$v_cpu" "$v_p99" "$v_ipi" "$ratio" "$cpu_ratio" "$p99_ratio"
   sleep 0.3
   if ((r == rounds / 2 - 1)); then rss_mid=$(ps -o rss= -p $var_pid); fi
 done
 sleep 0.5
 echo "variant's resident memory after the warm-up, half the rounds and at the end: $rss_start -> ${rss_mid:-$rss_start} -> $(ps -o rss= -p $var_pid) KiB"
 echo "variant's span queue (queued exported dropped failed; receiver requests bytes): $(cat $stats 2>/dev/null || echo none)"
+python3 - "${b_ipis[*]}" "${v_ipis[*]}" <<'PY'
+import statistics, sys
+b, v = (statistics.median(float(x) for x in arg.split()) for arg in sys.argv[1:])
+print(f"wake-up interrupts per request (median of the rounds): first server {b:.3f}, second {v:.3f}")
+PY
 python3 - "${ratios[*]}" "${cpu_ratios[*]}" "${p99_ratios[*]}" <<'PY'
 import math, statistics, sys
 def interval(r):

@@ -5,7 +5,9 @@
 # server with its collector up, memory, drops). Each session so far has run on another VM, and the targets
 # come out differently on each (BENCHMARKS.md): this is the first thing to run on a new one.
 # Beside the Redis figure, the cheapest sampled span around the same GET (`paired redis-floor`):
-# what any span costs on this machine. It takes about nine minutes. Needs PostgreSQL and Redis on
+# what any span costs on this machine. Beside each load ratio, how often per request each server woke
+# the load generator from sleep (a slower server wakes it more often, and on a virtual machine the
+# waking vCPU pays for it: BENCHMARKS.md, "Load"). It takes about nine minutes. Needs PostgreSQL and Redis on
 # loopback (scripts/services.sh) and installs wrk from Debian if missing. Each figure is a median
 # over interleaved rounds, printed with its 95 % confidence interval in brackets; the verdict
 # follows the interval: "met" or "missed" where all of it is on one side of the target,
@@ -90,7 +92,12 @@ for variant, target, limit in [("traced", "#7 load, every request sampled >= 85 
                                ("traced-off", "#7 load, sampling off >= 98 %", 0.98)]:
     s = text("load-" + variant)
     r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*throughput", s)
-    row(target, f"{100 * r:.1f} % of bare [{100 * lo:.1f}, {100 * hi:.1f}]", lo, hi, limit, False)
+    figure = f"{100 * r:.1f} % of bare [{100 * lo:.1f}, {100 * hi:.1f}]"
+    wake = re.search(r"wake-up interrupts per request .*: first server ([0-9.]+), second ([0-9.]+)", s)
+    if wake:
+        # the load generator woken from sleep per request: more for a slower server (BENCHMARKS.md)
+        figure += f" (wake-ups per request {wake.group(1)} bare, {wake.group(2)} traced)"
+    row(target, figure, lo, hi, limit, False)
 s = text("load-down")
 r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*p99 latency", s)
 row("#7 collector down: p99 within 5 % of collector up",
