@@ -8,9 +8,13 @@
 //! uncontended atomic read-modify-write, `RwLock::read` with its release (what the global
 //! propagator's lock costs), a `Mutex` lock, an `Arc` clone and drop, a 32-byte allocation and its
 //! free, a thread-local access, `Instant::now` and `SystemTime::now`. Single-threaded and
-//! uncontended: the cheapest each can be on this machine. Last, an `Arc` clone and drop while
+//! uncontended: the cheapest each can be on this machine. Then an `Arc` clone and drop while
 //! another thread does the same to the same `Arc` (what a reference count shared by every worker
-//! thread costs each span).
+//! thread costs each span). Last, a wake-up: the median time a 1-byte Unix-socket write takes the
+//! writer when the reader sleeps in `read` on the other CPU (the kernel wakes it; on a virtual
+//! machine with an inter-processor interrupt the writer's vCPU pays for) against the same write
+//! when the reader is not in the kernel. Under load every response that finds the load generator
+//! asleep pays the difference (`scripts/load_threads.sh` counts them).
 
 use std::cell::Cell;
 use std::hint::black_box;
