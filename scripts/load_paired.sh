@@ -26,6 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
+. scripts/interrupts.sh
 variant=${1:-traced-off}
 rounds=${2:-10}
 secs=${3:-2}
@@ -61,15 +62,12 @@ worker_ticks() {
   done
   echo "$total"
 }
-wake_ups() { # function-call interrupts so far, all CPUs
-  awk '$1 == "CAL:" {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i} END {print n + 0}' /proc/interrupts
-}
 round() {
   local port=$1 pid=$2 before after out cal0 cal1
   before=$(worker_ticks "$pid")
-  cal0=$(wake_ups)
+  read -r cal0 _ < <(interrupts)
   out=$(wrk -t1 -c32 -d"${secs}"s --latency "http://127.0.0.1:$port$path")
-  cal1=$(wake_ups)
+  read -r cal1 _ < <(interrupts)
   after=$(worker_ticks "$pid")
   python3 - "$before" "$after" "$(getconf CLK_TCK)" "$((cal1 - cal0))" <<PY
 import re, sys

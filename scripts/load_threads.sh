@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
+. scripts/interrupts.sh
 variant=${1:-traced}
 secs=${2:-5}
 port=8097
@@ -30,14 +31,11 @@ snapshot() { # thread name, user and kernel ticks, summed by name
     echo "$name $(echo "$rest" | awk '{print $12, $13}')"
   done | awk '{u[$1] += $2; k[$1] += $3} END {for (t in u) print t, u[t], k[t]}' | sort
 }
-ipis() { # function-call and rescheduling interrupts, all CPUs
-  awk '$1 == "CAL:" || $1 == "RES:" {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n[$1] += $i} END {print n["CAL:"] + 0, n["RES:"] + 0}' /proc/interrupts
-}
 snapshot > /tmp/load_threads.$$.before
-read -r cal0 res0 < <(ipis)
+read -r cal0 res0 < <(interrupts)
 out=$(wrk -t1 -c32 -d"${secs}"s "http://127.0.0.1:$port/users/42")
 snapshot > /tmp/load_threads.$$.after
-read -r cal1 res1 < <(ipis)
+read -r cal1 res1 < <(interrupts)
 n=$(echo "$out" | grep -oE "[0-9]+ requests in" | awk '{print $1}')
 rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 sleep 0.3
