@@ -13,6 +13,8 @@
 # follows the interval: "met" or "missed" where all of it is on one side of the target,
 # "unclear" where it straddles the target (the run cannot tell; run it again or with more rounds).
 # Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about half the rounds and time, noisier)
+# TARGETS_LOAD_ROUNDS=<n>: n rounds per load ratio instead of 10 (6 with quick), for a load verdict
+# that came out "unclear" (each round two seconds per server: 30 rounds add about six minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
@@ -22,6 +24,7 @@ if [[ $quick == quick ]]; then
 else
   server_rounds=2000 adapter_rounds=300 load_rounds=10 down_rounds=16
 fi
+load_rounds=${TARGETS_LOAD_ROUNDS:-$load_rounds}
 cargo build --release -q -p benches --example paired --example load_server
 paired="$CARGO_TARGET_DIR/release/examples/paired"
 out=$(mktemp -d)
