@@ -96,10 +96,9 @@ for variant, target, limit in [("traced", "#7 load, every request sampled >= 85 
     s = text("load-" + variant)
     r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*throughput", s)
     figure = f"{100 * r:.1f} % of bare [{100 * lo:.1f}, {100 * hi:.1f}]"
-    wake = re.search(r"wake-up interrupts per request .*: first server ([0-9.]+), second ([0-9.]+)", s)
-    if wake:
-        # the load generator woken from sleep per request: more for a slower server (BENCHMARKS.md)
-        figure += f" (wake-ups per request {wake.group(1)} bare, {wake.group(2)} traced)"
+    # the load generator woken from sleep per request: more for a slower server (BENCHMARKS.md)
+    wb, wv = nums(r"wake-up interrupts per request .*: first server ([0-9.]+), second ([0-9.]+)", s)
+    figure += f" (wake-ups per request {wb:.3f} bare, {wv:.3f} traced)"
     row(target, figure, lo, hi, limit, False)
 s = text("load-down")
 r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*p99 latency", s)
