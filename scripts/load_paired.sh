@@ -23,6 +23,10 @@
 # the end. And the function-call interrupts per request during each round (/proc/interrupts, all
 # CPUs): mostly the servers' wake-ups of wrk asleep on the other vCPU, which the waking vCPU pays
 # for on a virtual machine (`machine_costs` "wake-up"); a slower server finds wrk asleep more often.
+# LOAD_GEN=spin: the rounds use `spin_load` (benches/examples/spin_load.rs) instead of wrk: the
+# same one thread and 32 connections, polling its sockets without ever sleeping, so no response
+# has to wake it and each server is charged only its own work (a load generator on another
+# machine wakes nothing on the server's either); it keeps the other vCPU busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/need_wrk.sh
@@ -30,6 +34,13 @@ cd "$(dirname "$0")/.."
 variant=${1:-traced-off}
 rounds=${2:-10}
 secs=${3:-2}
+load_gen=${LOAD_GEN:-wrk}
+case $load_gen in
+  wrk) ;;
+  spin) cargo build --release -q -p benches --example spin_load ;;
+  *) echo "LOAD_GEN must be wrk or spin" >&2; exit 2 ;;
+esac
+spin_bin=${CARGO_TARGET_DIR:-target}/release/examples/spin_load
 cargo build --release -q -p benches --example load_server
 bin=${LOAD_BIN:-${CARGO_TARGET_DIR:-target}/release/examples/load_server}
 base_bin=${LOAD_BASE_BIN:-$bin}
@@ -66,7 +77,11 @@ round() {
   local port=$1 pid=$2 before after out cal0 cal1
   before=$(worker_ticks "$pid")
   read -r cal0 _ < <(interrupts)
-  out=$(wrk -t1 -c32 -d"${secs}"s --latency "http://127.0.0.1:$port$path")
+  if [[ $load_gen == spin ]]; then
+    out=$("$spin_bin" "127.0.0.1:$port" "$path" 32 "$secs")
+  else
+    out=$(wrk -t1 -c32 -d"${secs}"s --latency "http://127.0.0.1:$port$path")
+  fi
   read -r cal1 _ < <(interrupts)
   after=$(worker_ticks "$pid")
   python3 - "$before" "$after" "$(getconf CLK_TCK)" "$((cal1 - cal0))" <<PY

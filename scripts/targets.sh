@@ -15,6 +15,8 @@
 # Usage: scripts/targets.sh [quick]   (quick: fewer rounds, about half the rounds and time, noisier)
 # TARGETS_LOAD_ROUNDS=<n>: n rounds per load ratio instead of 10 (6 with quick), for a load verdict
 # that came out "unclear" (each round two seconds per server: 30 rounds add about six minutes).
+# LOAD_GEN=spin: the load rounds driven by `spin_load`, a load generator that never sleeps, instead
+# of wrk (scripts/load_paired.sh): no server pays for waking it; the load lines then say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
@@ -99,6 +101,8 @@ for variant, target, limit in [("traced", "#7 load, every request sampled >= 85 
     # the load generator woken from sleep per request: more for a slower server (BENCHMARKS.md)
     wb, wv = nums(r"wake-up interrupts per request .*: first server ([0-9.]+), second ([0-9.]+)", s)
     figure += f" (wake-ups per request {wb:.3f} bare, {wv:.3f} traced)"
+    if os.environ.get("LOAD_GEN") == "spin":
+        figure += " (spin_load)"
     row(target, figure, lo, hi, limit, False)
 s = text("load-down")
 r, lo, hi = nums(r"median ratio ([0-9.]+) .*95 % CI ([0-9.]+) to ([0-9.]+).*p99 latency", s)

@@ -2,6 +2,7 @@
 //! globally with the `tracing` bridge, so every variant pays the same export cost.
 
 pub mod demo_shape;
+pub mod http1;
 pub mod server_bench;
 pub mod sql_bench;
 
