@@ -19,7 +19,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use benches::http1::response_len as complete;
+use benches::http1::response_len;
 
 /// One connection with its request in flight.
 struct Conn {
@@ -64,7 +64,7 @@ fn main() -> Result<(), String> {
                 Err(e) => return Err(format!("read: {e}")),
             };
             c.len += n;
-            let Some(total) = complete(&c.buf[..c.len])? else {
+            let Some(total) = response_len(&c.buf[..c.len])? else {
                 if c.len == c.buf.len() {
                     return Err("response larger than the read buffer".into());
                 }

@@ -30,17 +30,18 @@ pub fn response_len(b: &[u8]) -> Result<Option<usize>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::response_len as complete;
+    use super::response_len;
 
     #[test]
     fn a_response_is_complete_at_its_content_length() {
         let r = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nuser";
-        assert_eq!(complete(r), Ok(Some(r.len())));
-        assert_eq!(complete(&r[..r.len() - 1]), Ok(None));
-        assert_eq!(complete(b"HTTP/1.1 200 OK\r\ncontent"), Ok(None));
+        assert_eq!(response_len(r), Ok(Some(r.len())));
+        assert_eq!(response_len(&r[..r.len() - 1]), Ok(None));
+        assert_eq!(response_len(b"HTTP/1.1 200 OK\r\ncontent"), Ok(None));
         assert!(
-            complete(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n").is_err()
+            response_len(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+                .is_err()
         );
-        assert!(complete(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        assert!(response_len(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
     }
 }
